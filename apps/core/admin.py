@@ -1,0 +1,68 @@
+"""Admin console base: reads through `restrict`, writes through the app's services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from .denials import denial_record
+from .exceptions import AccessDenied, ServiceError
+
+
+class ScopedModelAdmin(admin.ModelAdmin):
+    """Every admin of a tenant-owned model derives from this.
+
+    `service_create(request, obj, form)` / `service_update(...)` / `service_delete(request, obj)`
+    call the app's services; without them the admin cannot add, change or delete.
+    """
+
+    def get_queryset(self, request):
+        return self.model.objects.restrict(request.user, "view")
+
+    def has_add_permission(self, request):
+        return hasattr(self, "service_create") and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return hasattr(self, "service_delete") and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk deletes would bypass the ledger
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        handler = getattr(self, "service_update" if change else "service_create", None)
+        if handler is None:
+            raise PermissionDenied
+        try:
+            saved = handler(request, obj, form)
+        except AccessDenied as exc:
+            denial_record(user=request.user, exc=exc)
+            raise PermissionDenied from exc
+        if saved is not None and saved is not obj:
+            obj.pk = saved.pk
+            obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def save_related(self, request, form, formsets, change):
+        """Services set relations themselves; the admin form does not write them behind their back."""
+
+    def delete_model(self, request, obj):
+        try:
+            self.service_delete(request, obj)
+        except AccessDenied as exc:
+            denial_record(user=request.user, exc=exc)
+            raise PermissionDenied from exc
+
+    def run_service(self, request, func, **kwargs):
+        """For admin actions: run one service call, report its refusal as a message."""
+        try:
+            with transaction.atomic():
+                return func(actor=request.user, **kwargs)
+        except ServiceError as exc:
+            self.message_user(request, str(exc.message), messages.ERROR)
+        except AccessDenied as exc:
+            denial_record(user=request.user, exc=exc)
+            self.message_user(request, "Permission denied.", messages.ERROR)
+        return None

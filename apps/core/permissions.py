@@ -1,0 +1,41 @@
+"""Roles and what each role may do, in one module (the only role table in the platform).
+
+A user acts through memberships: (department, role). An action on a model is allowed in a
+department when one of the user's roles there is listed below. *Where* (which rows) is decided
+by each model's `scope_q`; *whether the role suffices* is decided here.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    STAFF = "staff", _("Staff")
+    HEAD = "head", _("Department head")
+    STEWARD = "steward", _("Data steward")
+
+
+ALL_ROLES = frozenset(Role.values)
+HEADS = frozenset({Role.HEAD})
+
+# (model label, action) -> roles allowed. Absent means: platform administrators only.
+ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("organizations.region", "view"): ALL_ROLES,
+    ("organizations.department", "view"): ALL_ROLES,
+    ("organizations.department", "change"): HEADS,
+    ("organizations.department", "manage_members"): HEADS,
+    ("organizations.department", "grant"): HEADS,
+    ("organizations.membership", "view"): ALL_ROLES,
+    ("organizations.membership", "delete"): HEADS,
+    ("organizations.collaborationagreement", "view"): ALL_ROLES,
+    ("organizations.leadinggroup", "view"): ALL_ROLES,
+    ("organizations.leadinggroup", "change"): HEADS,
+    ("organizations.departmentgrant", "view"): HEADS,
+    ("accounts.integrationkey", "view"): HEADS,
+    ("accounts.integrationkey", "change"): HEADS,
+    ("ledger.auditevent", "view"): HEADS,
+}
+
+
+def roles_for(model, action: str) -> frozenset[str]:
+    return ROLE_ACTIONS.get((model._meta.label_lower, action), frozenset())

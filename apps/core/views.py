@@ -1,0 +1,42 @@
+"""Portal base classes. Lists and details read through a selector built on `restrict`."""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.views.generic import DetailView
+from django_filters.views import FilterView
+
+from .exceptions import AccessDenied
+
+
+def hidden_lookup(request, model, field: str, value) -> None:
+    """An id the user cannot see: if it exists elsewhere, that is a probe; record it. Always 404."""
+    if value is None:
+        return
+    try:
+        target = model._default_manager.filter(**{field: value}).first()
+    except (ValueError, TypeError):
+        return
+    if target is not None:
+        from .denials import denial_record
+
+        denial_record(user=request.user, exc=AccessDenied(action="view", target=target, hidden=True))
+
+
+class ScopedViewMixin(LoginRequiredMixin):
+    list_selector = None  # callable(*, user) -> restricted queryset
+
+    def get_queryset(self):
+        return type(self).list_selector(user=self.request.user)
+
+
+class ScopedListView(ScopedViewMixin, FilterView):
+    paginate_by = 50
+
+
+class ScopedDetailView(ScopedViewMixin, DetailView):
+    def get_object(self, queryset=None):
+        try:
+            return super().get_object(queryset)
+        except Http404:
+            hidden_lookup(self.request, self.get_queryset().model, "pk", self.kwargs.get(self.pk_url_kwarg))
+            raise

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("regions/", views.RegionListView.as_view(), name="region-list"),
+    path("departments/", views.DepartmentListView.as_view(), name="department-list"),
+    path("departments/<int:pk>/", views.DepartmentDetailView.as_view(), name="department-detail"),
+    path("agreements/", views.AgreementListView.as_view(), name="agreement-list"),
+    path("leading-groups/", views.LeadingGroupListView.as_view(), name="leading-group-list"),
+    path("ledger/", views.LedgerListView.as_view(), name="ledger-list"),
+]

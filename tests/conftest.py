@@ -1,0 +1,45 @@
+import pytest
+from django.db import connection
+
+TRUNCATE_TRIGGER = "ledger_auditevent_no_truncate"
+
+
+def _set_truncate_trigger(enabled: bool) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE ledger_auditevent {'ENABLE' if enabled else 'DISABLE'} TRIGGER {TRUNCATE_TRIGGER}")
+
+
+@pytest.fixture(autouse=True)
+def _ledger_truncate_guard(request):
+    """The ledger refuses TRUNCATE, and Django flushes transactional tests' tables with TRUNCATE.
+
+    Tests run with the trigger on; only the flush after a `transactional_db` test runs with it
+    off (this fixture is torn down just before that flush, then re-arms it next test).
+    """
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        _set_truncate_trigger(True)
+        yield
+        _set_truncate_trigger(False)
+    elif "db" in request.fixturenames or "django_db_setup" in request.fixturenames:
+        request.getfixturevalue("db")
+        _set_truncate_trigger(True)
+        yield
+    else:
+        yield
+
+
+@pytest.fixture
+def admin(db):
+    from tests.factories import admin_user
+
+    return admin_user()
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
