@@ -8,4 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (login and failed-login events into the ledger)
+        from . import (
+            receivers,  # noqa: F401  (login and failed-login events into the ledger)
+            schema,  # noqa: F401  (OpenAPI security scheme for integration keys)
+        )

@@ -29,7 +29,9 @@ class IntegrationKey(ScopedModel):
     """An API key for another system, scoped to exactly one department. Only its hash is stored."""
 
     department = models.ForeignKey(
-        "organizations.Department", on_delete=models.PROTECT, related_name="integration_keys",
+        "organizations.Department",
+        on_delete=models.PROTECT,
+        related_name="integration_keys",
         verbose_name=_("department"),
     )
     user = models.ForeignKey(
@@ -38,9 +40,7 @@ class IntegrationKey(ScopedModel):
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=16, unique=True)
     key_hash = models.CharField(_("key hash"), max_length=64)
-    created_by = models.ForeignKey(
-        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
-    )
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)

@@ -42,7 +42,8 @@ def integration_key_create(*, actor, department, name: str) -> tuple[Integration
     if not name.strip():
         raise ServiceError(_("Give the key a name."), field="name")
     service_user = User.objects.create(
-        username=f"svc-{department.pk}-{secrets.token_hex(4)}", is_service=True,
+        username=f"svc-{department.pk}-{secrets.token_hex(4)}",
+        is_service=True,
         display_name=f"{department.name} · {name}"[:100],
     )
     service_user.set_unusable_password()
@@ -51,8 +52,12 @@ def integration_key_create(*, actor, department, name: str) -> tuple[Integration
     service_user.groups.add(department.group)
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = IntegrationKey.objects.create(
-        department=department, user=service_user, name=name, prefix=prefix,
-        key_hash=IntegrationKey.hash_secret(secret), created_by=actor,
+        department=department,
+        user=service_user,
+        name=name,
+        prefix=prefix,
+        key_hash=IntegrationKey.hash_secret(secret),
+        created_by=actor,
     )
     audit_record(actor=actor, action="integration_key.create", target=key, after={"name": name, "prefix": prefix})
     return key, f"{prefix}.{secret}"
@@ -85,5 +90,7 @@ def user_admin_save(*, actor, user: User, changed: list[str], created: bool) -> 
     after = {f: getattr(user, f) for f in USER_AUDIT_FIELDS}
     if "password" in changed or "password1" in changed:
         after["password_changed"] = True
-    audit_record(actor=actor, action="user.create" if created else "user.update", target=user, before=before, after=after)
+    audit_record(
+        actor=actor, action="user.create" if created else "user.update", target=user, before=before, after=after
+    )
     return user

@@ -9,8 +9,18 @@ from datetime import UTC, datetime
 
 CANONICAL_VERSION = 1
 CANONICAL_FIELDS = (
-    "seq", "created_at", "actor_id", "actor_name", "region_path", "action",
-    "target_type", "target_id", "target_repr", "before", "after", "request_id",
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "region_path",
+    "action",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "before",
+    "after",
+    "request_id",
 )
 
 

@@ -19,12 +19,20 @@ class AuditEvent(ScopedModel):
     seq = models.BigIntegerField(_("sequence"), unique=True)
     created_at = models.DateTimeField(_("time"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("actor"),
     )
     actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
     region = models.ForeignKey(
-        "organizations.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "organizations.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("region"),
     )
     region_path = models.CharField(_("region path"), max_length=120, blank=True, db_index=True)
@@ -62,3 +70,6 @@ class LedgerHead(models.Model):
     class Meta:
         verbose_name = _("ledger head")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="ledger_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

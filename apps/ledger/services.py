@@ -94,7 +94,10 @@ def audit_record(
     }
     digest = chain_hash(head.hash, event)
     row = AuditEvent.objects.create(
-        region=region, prev_hash=head.hash, hash=digest, **{k: v for k, v in event.items() if k != "actor_id"},
+        region=region,
+        prev_hash=head.hash,
+        hash=digest,
+        **{k: v for k, v in event.items() if k != "actor_id"},
         actor=actor_obj,
     )
     head.seq, head.hash = event["seq"], digest
@@ -108,7 +111,7 @@ def audit_record_standalone(**kwargs) -> AuditEvent:
         return audit_record(**kwargs)
 
 
-def ledger_checkpoint_write() -> "checkpoints.Checkpoint | None":
+def ledger_checkpoint_write():
     """Sign the current head and append it to the checkpoint file, unless nothing changed."""
     from . import checkpoints
 

@@ -29,7 +29,9 @@ class RegionAdmin(ScopedModelAdmin):
 
     def service_create(self, request, obj, form):
         d = form.cleaned_data
-        return services.region_create(actor=request.user, code=d["code"], name=d["name"], level=d["level"], parent=d["parent"])
+        return services.region_create(
+            actor=request.user, code=d["code"], name=d["name"], level=d["level"], parent=d["parent"]
+        )
 
     def service_update(self, request, obj, form):
         return services.region_update(actor=request.user, region=obj, name=form.cleaned_data["name"])
@@ -86,8 +88,14 @@ class AgreementAdminForm(forms.ModelForm):
     class Meta:
         model = CollaborationAgreement
         fields = [
-            "title", "parties", "share_directory", "share_incidents", "share_tasks", "share_catalog",
-            "valid_from", "valid_until",
+            "title",
+            "parties",
+            "share_directory",
+            "share_incidents",
+            "share_tasks",
+            "share_catalog",
+            "valid_from",
+            "valid_until",
         ]
 
 
@@ -125,7 +133,9 @@ class CollaborationAgreementAdmin(ScopedModelAdmin):
 
 
 class LeadingGroupAdminForm(forms.ModelForm):
-    information_office = forms.ModelChoiceField(Department.objects.filter(is_active=True), label=_("Information office"))
+    information_office = forms.ModelChoiceField(
+        Department.objects.filter(is_active=True), label=_("Information office")
+    )
     big_data_center = forms.ModelChoiceField(
         Department.objects.filter(is_active=True), label=_("Big-data management center")
     )
@@ -173,8 +183,12 @@ class LeadingGroupAdmin(ScopedModelAdmin):
     def service_create(self, request, obj, form):
         d = form.cleaned_data
         return services.leading_group_create(
-            actor=request.user, name=d["name"], kind=d["kind"], regions=list(d["regions"]),
-            information_office=d["information_office"], big_data_center=d["big_data_center"],
+            actor=request.user,
+            name=d["name"],
+            kind=d["kind"],
+            regions=list(d["regions"]),
+            information_office=d["information_office"],
+            big_data_center=d["big_data_center"],
             members=list(d["members"]),
         )
 
@@ -213,6 +227,8 @@ class DepartmentGrantAdmin(ScopedModelAdmin):
 
     def service_delete(self, request, obj):
         services.department_grant_revoke(
-            actor=request.user, department=obj.content_object, grantee=obj.group.department,
+            actor=request.user,
+            department=obj.content_object,
+            grantee=obj.group.department,
             perm=obj.permission.codename,
         )

@@ -21,7 +21,7 @@ from . import services
 from .choices import AgreementStatus, DepartmentType, LeadingGroupKind, RegionLevel
 from .models import CollaborationAgreement, Department, LeadingGroup, Membership, Region
 
-DEMO_PASSWORD = "Changjiang-Demo-2026"
+DEMO_PASSWORD = "Changjiang-Demo-2026"  # noqa: S105 - demo only, printed by load_demo for the README
 
 REGIONS = [
     # code, name, level, parent code
@@ -52,16 +52,27 @@ TYPE_NAMES = {
 }
 CITY_SLUGS = {"320100": "nj", "321100": "zj", "340500": "mas", "340200": "wh"}
 TYPE_SLUGS = {
-    DepartmentType.PUBLIC_SECURITY: "gongan", DepartmentType.FIRE: "xiaofang", DepartmentType.HEALTH: "weijian",
-    DepartmentType.ENVIRONMENT: "huanjing", DepartmentType.TRAFFIC_POLICE: "jiaojing",
-    DepartmentType.EMERGENCY: "yingji", DepartmentType.TRANSPORT: "jiaotong", DepartmentType.MEDIA: "meiti",
-    DepartmentType.COMMUNITY: "shequ", DepartmentType.NGO: "ngo", DepartmentType.TELECOM: "dianxin",
-    DepartmentType.RESEARCH: "yanjiu", DepartmentType.BIG_DATA_COMPANY: "shuju",
+    DepartmentType.PUBLIC_SECURITY: "gongan",
+    DepartmentType.FIRE: "xiaofang",
+    DepartmentType.HEALTH: "weijian",
+    DepartmentType.ENVIRONMENT: "huanjing",
+    DepartmentType.TRAFFIC_POLICE: "jiaojing",
+    DepartmentType.EMERGENCY: "yingji",
+    DepartmentType.TRANSPORT: "jiaotong",
+    DepartmentType.MEDIA: "meiti",
+    DepartmentType.COMMUNITY: "shequ",
+    DepartmentType.NGO: "ngo",
+    DepartmentType.TELECOM: "dianxin",
+    DepartmentType.RESEARCH: "yanjiu",
+    DepartmentType.BIG_DATA_COMPANY: "shuju",
 }
 # Departments whose staff get all three roles in the demo; the others get a head only.
 STAFFED = {
-    DepartmentType.EMERGENCY, DepartmentType.HEALTH, DepartmentType.PUBLIC_SECURITY,
-    DepartmentType.FIRE, DepartmentType.TRANSPORT,
+    DepartmentType.EMERGENCY,
+    DepartmentType.HEALTH,
+    DepartmentType.PUBLIC_SECURITY,
+    DepartmentType.FIRE,
+    DepartmentType.TRANSPORT,
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛", "明", "超", "霞", "平", "刚", "桂英"]
@@ -114,13 +125,18 @@ def demo_load() -> DemoReport:
     for code, name in (("320000", "江苏省应急管理厅"), ("340000", "安徽省应急管理厅")):
         dept = Department.objects.filter(region=regions[code], name=name).first()
         if dept is None:
-            dept = services.department_create(actor=admin, region=regions[code], name=name, type=DepartmentType.EMERGENCY)
+            dept = services.department_create(
+                actor=admin, region=regions[code], name=name, type=DepartmentType.EMERGENCY
+            )
             report.created += 1
         provincial[code] = dept
     center = Department.objects.filter(region=regions["320000"], name="长江流域应急大数据管理中心").first()
     if center is None:
         center = services.department_create(
-            actor=admin, region=regions["320000"], name="长江流域应急大数据管理中心", type=DepartmentType.BIG_DATA_COMPANY
+            actor=admin,
+            region=regions["320000"],
+            name="长江流域应急大数据管理中心",
+            type=DepartmentType.BIG_DATA_COMPANY,
         )
         report.created += 1
 
@@ -144,7 +160,12 @@ def demo_load() -> DemoReport:
     for (city_code, dtype), dept in departments.items():
         roles = [Role.HEAD, Role.STAFF, Role.STEWARD] if dtype in STAFFED else [Role.HEAD]
         for role in roles:
-            seat(f"{CITY_SLUGS[city_code]}_{TYPE_SLUGS[dtype]}_{ROLE_SLUGS[role]}", dept, role, f"{dept.name} · {Role(role).label}")
+            seat(
+                f"{CITY_SLUGS[city_code]}_{TYPE_SLUGS[dtype]}_{ROLE_SLUGS[role]}",
+                dept,
+                role,
+                f"{dept.name} · {Role(role).label}",
+            )
     seat("js_xinxiban_head", provincial["320000"], Role.HEAD, "江苏省应急管理厅 (information office) · head")
     seat("js_xinxiban_staff", provincial["320000"], Role.STAFF, "江苏省应急管理厅 (information office) · staff")
     seat("ah_yingji_head", provincial["340000"], Role.HEAD, "安徽省应急管理厅 · head")
@@ -152,7 +173,9 @@ def demo_load() -> DemoReport:
 
     if not CollaborationAgreement.objects.filter(title="苏皖长江跨域应急协同协议").exists():
         agreement = services.agreement_create(
-            actor=admin, title="苏皖长江跨域应急协同协议", parties=[regions["320000"], regions["340000"]],
+            actor=admin,
+            title="苏皖长江跨域应急协同协议",
+            parties=[regions["320000"], regions["340000"]],
             valid_from=timezone.make_aware(datetime(2026, 1, 1)),
         )
         services.agreement_set_status(actor=admin, agreement=agreement, status=AgreementStatus.ACTIVE)
@@ -161,9 +184,13 @@ def demo_load() -> DemoReport:
     if not LeadingGroup.objects.filter(name="长江南京—马鞍山段信息化应急领导小组").exists():
         members = [d for (code, dtype), d in departments.items() if dtype in STAFFED]
         services.leading_group_create(
-            actor=admin, name="长江南京—马鞍山段信息化应急领导小组", kind=LeadingGroupKind.STANDING,
-            regions=[regions["320000"], regions["340000"]], information_office=provincial["320000"],
-            big_data_center=center, members=[*members, provincial["340000"]],
+            actor=admin,
+            name="长江南京—马鞍山段信息化应急领导小组",
+            kind=LeadingGroupKind.STANDING,
+            regions=[regions["320000"], regions["340000"]],
+            information_office=provincial["320000"],
+            big_data_center=center,
+            members=[*members, provincial["340000"]],
         )
         report.created += 1
     return report

@@ -68,7 +68,10 @@ class Department(ScopedModel):
         verbose_name_plural = _("departments")
         ordering = ["region__path", "name"]
         constraints = [models.UniqueConstraint(fields=["region", "name"], name="department_unique_name_in_region")]
-        permissions = [("manage_members", "Can manage members"), ("grant", "Can grant access to the department")]
+        permissions = [
+            ("manage_members_department", "Can manage members of department"),
+            ("grant_department", "Can grant access to department"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -116,9 +119,7 @@ class Membership(ScopedModel):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         ordering = ["department_id", "role", "user_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "department", "role"], name="membership_unique_role")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "department", "role"], name="membership_unique_role")]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.department} ({self.get_role_display()})"

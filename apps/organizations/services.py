@@ -27,7 +27,13 @@ REGION_FIELDS = ("code", "name", "level", "parent", "path")
 DEPARTMENT_FIELDS = ("region", "name", "type", "contact_phone", "is_active")
 DEPARTMENT_EDITABLE = ("name", "contact_phone")
 AGREEMENT_FIELDS = (
-    "title", "share_directory", "share_incidents", "share_tasks", "share_catalog", "valid_from", "valid_until",
+    "title",
+    "share_directory",
+    "share_incidents",
+    "share_tasks",
+    "share_catalog",
+    "valid_from",
+    "valid_until",
     "status",
 )
 GRANTABLE_DEPARTMENT_PERMS = ("view_department",)
@@ -67,7 +73,9 @@ def region_update(*, actor, region: Region, name: str) -> Region:
     region.name = name
     region.full_clean()
     region.save(update_fields=["name"])
-    audit_record(actor=actor, action="region.update", target=region, before=before, after=snapshot(region, REGION_FIELDS))
+    audit_record(
+        actor=actor, action="region.update", target=region, before=before, after=snapshot(region, REGION_FIELDS)
+    )
     return region
 
 
@@ -96,9 +104,9 @@ def department_update(*, actor, department: Department, data: dict) -> Departmen
     for name in DEPARTMENT_EDITABLE:
         if name in data:
             setattr(department, name, data[name])
-    department.full_clean(exclude=["group"])
+    department.full_clean(exclude=["group"], validate_constraints=False)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: a concurrent rename to the same name is a conflict, not a 500
             department.save(update_fields=list(DEPARTMENT_EDITABLE))
     except IntegrityError:
         raise Conflict(_("This region already has a department with that name."), field="name") from None
@@ -124,7 +132,9 @@ def membership_add(*, actor, department: Department, user, role: str) -> Members
     user.groups.add(department.group)
     forget_principal(user)
     audit_record(
-        actor=actor, action="membership.add", target=membership,
+        actor=actor,
+        action="membership.add",
+        target=membership,
         after={"user": user.pk, "department": department.pk, "role": role},
     )
     return membership
@@ -144,7 +154,9 @@ def membership_remove(*, actor, membership: Membership) -> None:
 
 
 @transaction.atomic
-def agreement_create(*, actor, title: str, parties: list[Region], valid_from, valid_until=None, **flags) -> CollaborationAgreement:
+def agreement_create(
+    *, actor, title: str, parties: list[Region], valid_from, valid_until=None, **flags
+) -> CollaborationAgreement:
     authorize(actor, "add", CollaborationAgreement)
     if len({p.pk for p in parties}) < 2:
         raise ServiceError(_("An agreement needs at least two parties."), field="parties")
@@ -158,7 +170,9 @@ def agreement_create(*, actor, title: str, parties: list[Region], valid_from, va
     )
     agreement.parties.set(parties)
     audit_record(
-        actor=actor, action="agreement.create", target=agreement,
+        actor=actor,
+        action="agreement.create",
+        target=agreement,
         after={**snapshot(agreement, AGREEMENT_FIELDS), "parties": sorted(p.code for p in parties)},
     )
     return agreement
@@ -173,7 +187,10 @@ def agreement_set_status(*, actor, agreement: CollaborationAgreement, status: st
     agreement.status = status
     agreement.save(update_fields=["status"])
     audit_record(
-        actor=actor, action="agreement.status", target=agreement, before=before,
+        actor=actor,
+        action="agreement.status",
+        target=agreement,
+        before=before,
         after=snapshot(agreement, AGREEMENT_FIELDS),
     )
     return agreement
@@ -181,8 +198,14 @@ def agreement_set_status(*, actor, agreement: CollaborationAgreement, status: st
 
 @transaction.atomic
 def leading_group_create(
-    *, actor, name: str, kind: str, regions: list[Region], information_office: Department,
-    big_data_center: Department, members: list[Department] = (),
+    *,
+    actor,
+    name: str,
+    kind: str,
+    regions: list[Region],
+    information_office: Department,
+    big_data_center: Department,
+    members: list[Department] = (),
 ) -> LeadingGroup:
     authorize(actor, "add", LeadingGroup)
     if information_office.pk == big_data_center.pk:
@@ -194,13 +217,19 @@ def leading_group_create(
         LeadingGroupSeat(group=group, department=big_data_center, role=LeadingGroupRole.BIG_DATA_CENTER),
     ]
     special = {information_office.pk, big_data_center.pk}
-    seats += [LeadingGroupSeat(group=group, department=d) for d in {m.pk: m for m in members}.values() if d.pk not in special]
+    seats += [
+        LeadingGroupSeat(group=group, department=d) for d in {m.pk: m for m in members}.values() if d.pk not in special
+    ]
     LeadingGroupSeat.objects.bulk_create(seats)
     audit_record(
-        actor=actor, action="leading_group.create", target=group,
+        actor=actor,
+        action="leading_group.create",
+        target=group,
         region=regions[0] if regions else None,
         after={
-            "name": name, "kind": kind, "regions": sorted(r.code for r in regions),
+            "name": name,
+            "kind": kind,
+            "regions": sorted(r.code for r in regions),
             "seats": sorted([s.department_id, s.role] for s in seats),
         },
     )
@@ -216,7 +245,10 @@ def leading_group_seat_add(*, actor, group: LeadingGroup, department: Department
     if not created:
         raise Conflict(_("The department is already a member of this group."))
     audit_record(
-        actor=actor, action="leading_group.seat_add", target=group, region=department.region,
+        actor=actor,
+        action="leading_group.seat_add",
+        target=group,
+        region=department.region,
         after={"department": department.pk, "role": seat.role},
     )
     return seat
@@ -229,7 +261,10 @@ def leading_group_seat_remove(*, actor, seat: LeadingGroupSeat) -> None:
     if seat.role != LeadingGroupRole.MEMBER:
         raise ServiceError(_("The information office and the big-data center cannot be removed, only replaced."))
     audit_record(
-        actor=actor, action="leading_group.seat_remove", target=seat.group, region=seat.department.region,
+        actor=actor,
+        action="leading_group.seat_remove",
+        target=seat.group,
+        region=seat.department.region,
         before={"department": seat.department_id, "role": seat.role},
     )
     seat.delete()
@@ -249,14 +284,18 @@ def department_grant(*, actor, department: Department, grantee: Department, perm
         raise Conflict(_("This grant already exists."))
     row = assign_perm(f"organizations.{perm}", grantee.group, department)
     audit_record(
-        actor=actor, action="department.grant", target=department,
+        actor=actor,
+        action="department.grant",
+        target=department,
         after={"grantee": grantee.pk, "perm": perm, "grant_id": row.pk},
     )
     return row
 
 
 @transaction.atomic
-def department_grant_revoke(*, actor, department: Department, grantee: Department, perm: str = "view_department") -> None:
+def department_grant_revoke(
+    *, actor, department: Department, grantee: Department, perm: str = "view_department"
+) -> None:
     authorize(actor, "grant", department)
     deleted = DepartmentGroupObjectPermission.objects.filter(
         content_object=department, group=grantee.group, permission__codename=perm
@@ -264,6 +303,8 @@ def department_grant_revoke(*, actor, department: Department, grantee: Departmen
     if not deleted:
         raise ServiceError(_("There is no such grant to revoke."), code="not_found")
     audit_record(
-        actor=actor, action="department.grant_revoke", target=department, before={"grantee": grantee.pk, "perm": perm},
+        actor=actor,
+        action="department.grant_revoke",
+        target=department,
+        before={"grantee": grantee.pk, "perm": perm},
     )
-

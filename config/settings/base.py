@@ -147,6 +147,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "apps.core.permissions.Role",
+        "LeadingGroupRoleEnum": "apps.organizations.choices.LeadingGroupRole",
+    },
 }
 
 # Celery: embedded (eager) unless a broker is configured.

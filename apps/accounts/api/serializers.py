@@ -43,5 +43,3 @@ class IntegrationKeyIssuedSerializer(IntegrationKeySerializer):
     class Meta(IntegrationKeySerializer.Meta):
         fields = [*IntegrationKeySerializer.Meta.fields, "secret"]
         read_only_fields = fields
-
-

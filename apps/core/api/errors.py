@@ -1,6 +1,6 @@
 """One error format for the whole API:
 
-    {"error": {"code": "not_found", "message": "...", "fields": {...}, "request_id": "..."}}
+{"error": {"code": "not_found", "message": "...", "fields": {...}, "request_id": "..."}}
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied

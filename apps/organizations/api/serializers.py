@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
 from apps.core.permissions import Role
-
 from apps.organizations.models import (
     CollaborationAgreement,
     Department,
@@ -53,8 +52,16 @@ class AgreementSerializer(serializers.ModelSerializer):
     class Meta:
         model = CollaborationAgreement
         fields = [
-            "id", "title", "parties", "share_directory", "share_incidents", "share_tasks", "share_catalog",
-            "valid_from", "valid_until", "status",
+            "id",
+            "title",
+            "parties",
+            "share_directory",
+            "share_incidents",
+            "share_tasks",
+            "share_catalog",
+            "valid_from",
+            "valid_until",
+            "status",
         ]
         read_only_fields = fields
 

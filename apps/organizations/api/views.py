@@ -16,11 +16,11 @@ from apps.organizations.filters import (
 
 from .serializers import (
     AgreementSerializer,
-    DepartmentSerializer,
     DepartmentGrantSerializer,
+    DepartmentSerializer,
     DepartmentUpdateSerializer,
-    MembershipCreateSerializer,
     LeadingGroupSerializer,
+    MembershipCreateSerializer,
     MembershipSerializer,
     RegionSerializer,
 )
@@ -53,8 +53,9 @@ class DepartmentViewSet(ScopedViewSetMixin, mixins.ListModelMixin, mixins.Retrie
         payload.is_valid(raise_exception=True)
         user = get_user_model().objects.filter(username=payload.validated_data["username"], is_active=True).first()
         if user is None:
-            from apps.core.exceptions import ServiceError
             from django.utils.translation import gettext as _
+
+            from apps.core.exceptions import ServiceError
 
             raise ServiceError(_("No active user with this username."), field="username")
         membership = services.membership_add(
