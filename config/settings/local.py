@@ -7,6 +7,7 @@ from .base import VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "staticfiles").mkdir(exist_ok=True)  # whitenoise serves from finders in DEBUG; keep it quiet
 
 
 def _local_secret(name: str, make) -> str:
