@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .denials import denial_record
 from .exceptions import AccessDenied, ServiceError
@@ -64,5 +65,5 @@ class ScopedModelAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc.message), messages.ERROR)
         except AccessDenied as exc:
             denial_record(user=request.user, exc=exc)
-            self.message_user(request, "Permission denied.", messages.ERROR)
+            self.message_user(request, _("You do not have permission to perform this action."), messages.ERROR)
         return None
