@@ -69,6 +69,7 @@ class LedgerHead(models.Model):
 
     class Meta:
         verbose_name = _("ledger head")
+        verbose_name_plural = _("ledger heads")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="ledger_head_singleton")]
 
     def __str__(self) -> str:

@@ -10,9 +10,10 @@ from guardian.shortcuts import assign_perm
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.permissions import Role
 from apps.core.scoping import authorize, ensure_in_scope, forget_principal
+from apps.core.transitions import ensure_transition
 from apps.ledger.services import audit_record, snapshot
 
-from .choices import AGREEMENT_TRANSITIONS, LeadingGroupRole
+from .choices import AGREEMENT_TRANSITIONS, AgreementStatus, LeadingGroupRole
 from .models import (
     CollaborationAgreement,
     Department,
@@ -37,16 +38,6 @@ AGREEMENT_FIELDS = (
     "status",
 )
 GRANTABLE_DEPARTMENT_PERMS = ("view_department",)
-
-
-def ensure_transition(current: str, new: str, transitions: dict[str, set[str]]) -> None:
-    """The one place a status change is checked against its transition map."""
-    if new not in transitions.get(current, set()):
-        raise ServiceError(
-            _("Cannot change status from %(old)s to %(new)s.") % {"old": current, "new": new},
-            code="invalid_transition",
-            field="status",
-        )
 
 
 def _region_path(parent: Region | None, code: str) -> str:
@@ -182,7 +173,7 @@ def agreement_create(
 def agreement_set_status(*, actor, agreement: CollaborationAgreement, status: str) -> CollaborationAgreement:
     authorize(actor, "change", CollaborationAgreement)
     agreement = CollaborationAgreement.objects.select_for_update().get(pk=agreement.pk)
-    ensure_transition(agreement.status, status, AGREEMENT_TRANSITIONS)
+    ensure_transition(agreement.status, status, AGREEMENT_TRANSITIONS, AgreementStatus)
     before = snapshot(agreement, AGREEMENT_FIELDS)
     agreement.status = status
     agreement.save(update_fields=["status"])

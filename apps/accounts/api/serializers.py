@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.accounts.models import IntegrationKey, User
@@ -38,7 +39,7 @@ class IntegrationKeyCreateSerializer(serializers.Serializer):
 
 
 class IntegrationKeyIssuedSerializer(IntegrationKeySerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+    secret = serializers.CharField(read_only=True, help_text=_("Shown once; only its hash is stored."))
 
     class Meta(IntegrationKeySerializer.Meta):
         fields = [*IntegrationKeySerializer.Meta.fields, "secret"]
