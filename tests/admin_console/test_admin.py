@@ -29,7 +29,9 @@ def test_every_changelist_and_add_page_renders_for_an_administrator(client, admi
     client.force_login(admin)
     assert client.get(reverse(name)).status_code == 200
     add = reverse(name.replace("_changelist", "_add"))
-    expected = 403 if name in {"admin:ledger_auditevent_changelist", "admin:accounts_integrationkey_changelist"} else 200
+    expected = (
+        403 if name in {"admin:ledger_auditevent_changelist", "admin:accounts_integrationkey_changelist"} else 200
+    )
     assert client.get(add).status_code == expected
 
 

@@ -65,7 +65,12 @@ def test_fields_outside_the_writable_set_are_ignored_on_patch(api_client, dept, 
     )
     assert response.status_code == 200
     dept.refresh_from_db()
-    assert (dept.contact_phone, dept.region_id, dept.type, dept.is_active) == ("025-2", dept.region_id, "emergency", True)
+    assert (dept.contact_phone, dept.region_id, dept.type, dept.is_active) == (
+        "025-2",
+        dept.region_id,
+        "emergency",
+        True,
+    )
     assert dept.region_id != other_region.pk
 
 
@@ -81,11 +86,15 @@ def test_lists_are_paginated(api_client, admin):
 
 def test_integration_key_is_shown_once_stored_hashed_and_acts_for_its_department(api_client, dept, head):
     api_client.force_authenticate(head)
-    response = api_client.post("/api/v1/integration-keys/", {"name": "区县上报系统", "department": dept.pk}, format="json")
+    response = api_client.post(
+        "/api/v1/integration-keys/", {"name": "区县上报系统", "department": dept.pk}, format="json"
+    )
     assert response.status_code == 201
     secret = response.json()["secret"]
     key = IntegrationKey.objects.get(pk=response.json()["id"])
-    assert secret.split(".", 1)[1] not in key.key_hash and key.key_hash == IntegrationKey.hash_secret(secret.split(".", 1)[1])
+    assert secret.split(".", 1)[1] not in key.key_hash and key.key_hash == IntegrationKey.hash_secret(
+        secret.split(".", 1)[1]
+    )
 
     api_client.force_authenticate(None)
     me = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Key {secret}")

@@ -27,9 +27,15 @@ def world(admin):
     b = f.region(name="省B")
     b1 = f.region(parent=b, name="市B1")
     return {
-        "a": a, "a1": a1, "a1a": a1a, "b": b, "b1": b1,
-        "dept_a": f.department(region=a), "dept_a1": f.department(region=a1),
-        "dept_a1_other": f.department(region=a1), "dept_a1a": f.department(region=a1a),
+        "a": a,
+        "a1": a1,
+        "a1a": a1a,
+        "b": b,
+        "b1": b1,
+        "dept_a": f.department(region=a),
+        "dept_a1": f.department(region=a1),
+        "dept_a1_other": f.department(region=a1),
+        "dept_a1a": f.department(region=a1a),
         "dept_b1": f.department(region=b1),
     }
 
@@ -117,8 +123,13 @@ def test_a_suspended_agreement_closes_the_door_again(world):
 def test_leading_group_members_see_the_group_and_its_member_departments_nothing_more(world):
     office, center = world["dept_a"], f.department(region=world["a"])
     group = services.leading_group_create(
-        actor=f.admin_user(), name="领导小组", kind=LeadingGroupKind.STANDING, regions=[world["a"], world["b"]],
-        information_office=office, big_data_center=center, members=[world["dept_b1"], world["dept_a1"]],
+        actor=f.admin_user(),
+        name="领导小组",
+        kind=LeadingGroupKind.STANDING,
+        regions=[world["a"], world["b"]],
+        information_office=office,
+        big_data_center=center,
+        members=[world["dept_b1"], world["dept_a1"]],
     )
     b_staff = f.member(world["dept_b1"])
     assert visible(LeadingGroup, b_staff) == {group.pk}
@@ -132,8 +143,13 @@ def test_leading_group_members_see_the_group_and_its_member_departments_nothing_
 def test_only_the_information_office_head_may_change_the_group(world):
     office, center = world["dept_a"], f.department(region=world["a"])
     group = services.leading_group_create(
-        actor=f.admin_user(), name="领导小组", kind=LeadingGroupKind.CONVENED, regions=[world["a"]],
-        information_office=office, big_data_center=center, members=[world["dept_a1"]],
+        actor=f.admin_user(),
+        name="领导小组",
+        kind=LeadingGroupKind.CONVENED,
+        regions=[world["a"]],
+        information_office=office,
+        big_data_center=center,
+        members=[world["dept_a1"]],
     )
     assert visible(LeadingGroup, f.member(office, Role.HEAD), "change") == {group.pk}
     assert visible(LeadingGroup, f.member(office, Role.STAFF), "change") == set()

@@ -105,15 +105,24 @@ def test_leading_group_has_one_information_office_and_one_big_data_center(admin)
     region = f.region()
     office, center, member = (f.department(region=region) for _ in range(3))
     group = services.leading_group_create(
-        actor=admin, name="组", kind=LeadingGroupKind.STANDING, regions=[region],
-        information_office=office, big_data_center=center, members=[member, office],
+        actor=admin,
+        name="组",
+        kind=LeadingGroupKind.STANDING,
+        regions=[region],
+        information_office=office,
+        big_data_center=center,
+        members=[member, office],
     )
     roles = {s.department_id: s.role for s in group.seats.all()}
     assert roles == {office.pk: "information_office", center.pk: "big_data_center", member.pk: "member"}
     with pytest.raises(ServiceError):
         services.leading_group_create(
-            actor=admin, name="组2", kind=LeadingGroupKind.STANDING, regions=[region],
-            information_office=office, big_data_center=office,
+            actor=admin,
+            name="组2",
+            kind=LeadingGroupKind.STANDING,
+            regions=[region],
+            information_office=office,
+            big_data_center=office,
         )
 
 
