@@ -18,7 +18,9 @@ def _ledger_truncate_guard(request):
     Tests run with the trigger on; only the flush after a `transactional_db` test runs with it
     off (this fixture is torn down just before that flush, then re-arms it next test).
     """
-    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    if transactional or "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
         request.getfixturevalue("transactional_db")
         _set_truncate_trigger(True)
         yield

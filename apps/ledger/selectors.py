@@ -55,6 +55,10 @@ def ledger_verify(*, checkpoint_file=None) -> VerifyResult:
     head = LedgerHead.objects.filter(id=1).first()
     if head is not None and head.seq > last_seq:
         return _bad(result, last_seq + 1, f"events #{last_seq + 1}..#{head.seq} were removed from the tail")
+    if last_seq and head is None:
+        return _bad(result, last_seq, "the ledger head is missing")
+    if head is not None and last_seq and (head.seq, head.hash) != (last_seq, prev):
+        return _bad(result, min(head.seq, last_seq) or 1, "the last event does not match the ledger head")
 
     try:
         key = checkpoints.public_key()
