@@ -19,7 +19,10 @@ def _ledger_truncate_guard(request):
     off (this fixture is torn down just before that flush, then re-arms it next test).
     """
     marker = request.node.get_closest_marker("django_db")
-    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    options = (
+        (dict(zip(("transaction", "reset_sequences"), marker.args, strict=False)) | marker.kwargs) if marker else {}
+    )
+    transactional = bool(options.get("transaction") or options.get("reset_sequences"))
     if transactional or "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
         request.getfixturevalue("transactional_db")
         _set_truncate_trigger(True)
