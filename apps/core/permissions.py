@@ -30,7 +30,6 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("organizations.collaborationagreement", "view"): ALL_ROLES,
     ("organizations.leadinggroup", "view"): ALL_ROLES,
     ("organizations.leadinggroup", "change"): HEADS,
-    ("organizations.departmentgrant", "view"): HEADS,
     ("accounts.integrationkey", "view"): HEADS,
     ("accounts.integrationkey", "change"): HEADS,
     ("ledger.auditevent", "view"): HEADS,

@@ -51,11 +51,11 @@ def region_list(*, user, filters=None) -> QuerySet[Region]:
 
 
 def department_list(*, user) -> QuerySet[Department]:
-    return Department.objects.restrict(user, "view").select_related("region")
+    return Department.objects.restrict(user, "view").select_related("region", "region__parent")
 
 
 def department_get(*, user, pk) -> Department:
-    return Department.objects.restrict(user, "view").select_related("region").get(pk=pk)
+    return Department.objects.restrict(user, "view").select_related("region", "region__parent").get(pk=pk)
 
 
 def membership_list(*, user) -> QuerySet[Membership]:

@@ -1,3 +1,5 @@
+from django.contrib.auth import get_user_model
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -7,6 +9,8 @@ from rest_framework.views import APIView
 
 from apps.accounts import selectors, services
 from apps.core.api.views import ScopedReadOnlyViewSet
+from apps.core.views import hidden_lookup
+from apps.organizations.models import Department
 from apps.organizations.selectors import department_get
 
 from .serializers import (
@@ -24,7 +28,7 @@ class MeApi(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        user = type(request.user).objects.prefetch_related("memberships__department__region").get(pk=request.user.pk)
+        user = get_user_model().objects.prefetch_related("memberships__department__region").get(pk=request.user.pk)
         return Response(MeSerializer(user).data)
 
 
@@ -36,13 +40,10 @@ class IntegrationKeyViewSet(ScopedReadOnlyViewSet):
     def create(self, request):
         payload = IntegrationKeyCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        from apps.organizations.models import Department
-
         try:
             department = department_get(user=request.user, pk=payload.validated_data["department"])
         except Department.DoesNotExist:
-            from django.http import Http404
-
+            hidden_lookup(request, Department, "pk", payload.validated_data["department"])
             raise Http404 from None
         key, secret = services.integration_key_create(
             actor=request.user, department=department, name=payload.validated_data["name"]

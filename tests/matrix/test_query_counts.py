@@ -1,0 +1,179 @@
+"""Query budgets: every list costs the same number of queries for 3 rows as for 30.
+
+A constant count is what matters (no N+1 on a page of 50); the upper bound is a sanity check.
+Each case grows the list by 3, measures, grows it by 27 more, measures again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apps.accounts.services import integration_key_create
+from apps.core.permissions import Role
+from apps.ledger.services import audit_record_standalone
+from apps.organizations import services
+from apps.organizations.choices import AgreementStatus, LeadingGroupKind, RegionLevel
+from tests import factories as f
+from tests.matrix.harness import State, World
+
+pytestmark = pytest.mark.django_db
+
+MAX_QUERIES = 15  # sanity bound (7-9 today) per request (session, user, principal, count, page, prefetches)
+SMALL, LARGE = 3, 30
+
+
+def grow_regions(w: World, n: int) -> None:
+    for _ in range(n):
+        f.region(parent=w.region, level=RegionLevel.COUNTY)
+
+
+def grow_departments(w: World, n: int) -> None:
+    for _ in range(n):
+        f.department(region=w.region)
+
+
+def grow_members(w: World, n: int) -> None:
+    for _ in range(n):
+        f.member(w.department)
+
+
+def grow_agreements(w: World, n: int) -> None:
+    for i in range(n):
+        agreement = services.agreement_create(
+            actor=w.admin,
+            title=f"Accord {i}",
+            parties=[w.province_a, w.province_c],
+            valid_from=timezone.now(),
+        )
+        # active agreements also take part in every request's principal
+        services.agreement_set_status(actor=w.admin, agreement=agreement, status=AgreementStatus.ACTIVE)
+
+
+def grow_leading_groups(w: World, n: int) -> None:
+    for i in range(n):
+        services.leading_group_create(
+            actor=w.admin,
+            name=f"Group {i}",
+            kind=LeadingGroupKind.STANDING,
+            regions=[w.province_a, w.province_c],
+            information_office=w.department,
+            big_data_center=w.third_party,
+            members=[w.neighbour],
+        )
+
+
+def grow_dashboard(w: World, n: int) -> None:
+    """The dashboard lists the caller's seats and leading groups: grow both."""
+    grow_leading_groups(w, n)
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    for _ in range(n):
+        f.member(f.department(region=w.region), Role.STAFF, user=head)
+
+
+def grow_events(w: World, n: int) -> None:
+    for _ in range(n):
+        audit_record_standalone(actor=w.admin, action="matrix.filler", region=w.region)
+
+
+def grow_keys(w: World, n: int) -> None:
+    for i in range(n):
+        integration_key_create(actor=w.admin, department=w.department, name=f"Key {i}")
+
+
+def api_count(response) -> int:
+    return response.json()["count"]
+
+
+def page_count(response) -> int:
+    return response.context["paginator"].count
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    grow: Callable[[World, int], None]
+    size: Callable
+    kwargs: Callable[[World], dict] | None = None
+    rows_per_unit: int = 1  # rows one unit of growth adds to `size`
+
+    @property
+    def is_api(self) -> bool:
+        return self.name.startswith("api:")
+
+
+BUDGETS = [
+    Budget("api:region-list", grow_regions, api_count),
+    Budget("api:department-list", grow_departments, api_count),
+    Budget("api:membership-list", grow_members, api_count),
+    Budget("api:agreement-list", grow_agreements, api_count),
+    Budget("api:leading-group-list", grow_leading_groups, api_count),
+    Budget("api:audit-event-list", grow_events, api_count),
+    Budget("api:integration-key-list", grow_keys, api_count),
+    Budget("portal:region-list", grow_regions, page_count),
+    Budget("portal:department-list", grow_departments, page_count),
+    Budget("portal:agreement-list", grow_agreements, page_count),
+    Budget("portal:leading-group-list", grow_leading_groups, page_count),
+    Budget("portal:ledger-list", grow_events, page_count),
+    Budget(
+        "portal:dashboard",
+        grow_dashboard,
+        lambda r: len(r.context["seats"]) + len(r.context["leading_groups"]),
+        rows_per_unit=2,
+    ),
+    Budget(
+        "portal:department-detail",
+        grow_members,
+        lambda r: len(r.context["members"]),
+        kwargs=lambda w: {"pk": w.department.pk},
+    ),
+]
+
+
+def _shape(sql: str) -> str:
+    return re.sub(r"\b\d+\b", "N", sql)
+
+
+def _growth(small, large) -> str:
+    """The query shapes that ran more often for the larger list (the N+1 to fix)."""
+    before = Counter(_shape(q["sql"]) for q in small.captured_queries)
+    after = Counter(_shape(q["sql"]) for q in large.captured_queries)
+    return "\n".join(f"  +{after[s] - before[s]}x {s[:300]}" for s in after if after[s] > before[s])
+
+
+@pytest.mark.parametrize("budget", BUDGETS, ids=lambda b: b.name)
+def test_list_query_count_does_not_grow_with_the_rows(budget, world):
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # sees everything these lists hold for city A1
+    client = APIClient() if budget.is_api else Client()
+    client.force_login(head)
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    grown = (LARGE - SMALL) * budget.rows_per_unit
+    assert large_size - small_size == grown, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= MAX_QUERIES, f"{budget.name}: {len(large)} queries"
