@@ -33,6 +33,19 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("accounts.integrationkey", "view"): HEADS,
     ("accounts.integrationkey", "change"): HEADS,
     ("ledger.auditevent", "view"): HEADS,
+    ("notifications.notification", "view"): ALL_ROLES,
+    # incidents
+    ("organizations.department", "report_incident"): frozenset({Role.HEAD, Role.STAFF}),
+    ("incidents.incident", "view"): ALL_ROLES,
+    ("incidents.incident", "command"): frozenset({Role.HEAD, Role.STAFF}),
+    ("incidents.situationreport", "view"): ALL_ROLES,
+    ("incidents.warning", "view"): ALL_ROLES,
+    ("incidents.warning", "change"): frozenset({Role.HEAD, Role.STAFF}),
+    ("incidents.warning", "review"): HEADS,
+    ("incidents.responseplan", "view"): ALL_ROLES,
+    ("incidents.planactivation", "view"): ALL_ROLES,
+    ("incidents.reportingclock", "view"): ALL_ROLES,
+    ("incidents.timelineentry", "view"): ALL_ROLES,
 }
 
 

@@ -24,6 +24,7 @@ class Seat:
     region_id: int
     region_path: str
     role: str
+    department_type: str = ""
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Principal:
     seats: list[Seat] = field(default_factory=list)
     # leading group id -> True when one of the user's departments is its information office
     leading_groups: dict[int, set[int]] = field(default_factory=dict)  # group id -> my dept ids in it
+    office_groups: dict[int, set[int]] = field(default_factory=dict)  # groups whose information office I sit in
+    office_region_paths: set[str] = field(default_factory=set)  # regions of those groups
     # region paths opened to me by active agreements, per shared scope flag
     agreement_paths: dict[str, set[str]] = field(default_factory=dict)
 
@@ -44,12 +47,22 @@ class Principal:
     def department_ids(self, roles=None) -> set[int]:
         return {s.department_id for s in self.seats if roles is None or s.role in roles}
 
-    def region_paths(self, roles=None) -> set[str]:
-        return {s.region_path for s in self.seats if roles is None or s.role in roles}
+    def region_paths(self, roles=None, department_types=None) -> set[str]:
+        return {
+            s.region_path
+            for s in self.seats
+            if (roles is None or s.role in roles)
+            and (department_types is None or s.department_type in department_types)
+        }
 
     def leading_group_ids(self, roles=None) -> set[int]:
         mine = self.department_ids(roles)
         return {g for g, depts in self.leading_groups.items() if depts & mine}
+
+    def office_group_ids(self, roles=None) -> set[int]:
+        """Leading groups whose information office (信息办) is one of my departments (with `roles`)."""
+        mine = self.department_ids(roles)
+        return {g for g, depts in self.office_groups.items() if depts & mine}
 
 
 def subtree_q(lookup: str, paths) -> Q:
@@ -117,10 +130,11 @@ class ScopedModel(models.Model):
 def granted_pks(user, model, action: str):
     """Primary keys granted to the user's department groups by django-guardian, as a subquery.
 
-    Only models that declare a direct-foreign-key group permission table take part; guardian
-    never holds a row per member (grants go to department groups).
+    Only models that declare a direct-foreign-key group permission table take part, and only for
+    the actions they list in `GUARDIAN_GRANTS`; guardian never holds a row per member (grants go
+    to department groups).
     """
-    if not getattr(model, "GUARDIAN_GRANTS", False):
+    if action not in getattr(model, "GUARDIAN_GRANTS", ()):
         return None
     from guardian.shortcuts import get_objects_for_user
 

@@ -54,7 +54,7 @@ class Region(ScopedModel):
 class Department(ScopedModel):
     """A department of one region. Its auth group receives every cross-scope grant (never people)."""
 
-    GUARDIAN_GRANTS = True
+    GUARDIAN_GRANTS = ("view",)  # actions that explicit guardian grants can open
 
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="departments", verbose_name=_("region"))
     name = models.CharField(_("name"), max_length=120)

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from apps.core.scoping import Principal, Seat
 
-from .choices import AgreementStatus
+from .choices import AgreementStatus, LeadingGroupRole
 from .models import CollaborationAgreement, Department, LeadingGroup, LeadingGroupSeat, Membership, Region
 
 
@@ -13,16 +13,22 @@ def principal_load(*, user) -> Principal:
     """Load what the permission rules need about `user`: three queries, cached per user object."""
     principal = Principal(user_id=user.pk, is_superuser=user.is_superuser)
     rows = Membership.objects.filter(user_id=user.pk, department__is_active=True).values_list(
-        "department_id", "department__region_id", "department__region__path", "role"
+        "department_id", "department__region_id", "department__region__path", "role", "department__type"
     )
-    principal.seats = [Seat(d, r, p, role) for d, r, p, role in rows]
+    principal.seats = [Seat(d, r, p, role, t) for d, r, p, role, t in rows]
     if not principal.seats:
         return principal
     my_departments = principal.department_ids()
-    for group_id, dept_id in LeadingGroupSeat.objects.filter(
+    for group_id, dept_id, role in LeadingGroupSeat.objects.filter(
         department_id__in=my_departments, group__is_active=True
-    ).values_list("group_id", "department_id"):
+    ).values_list("group_id", "department_id", "role"):
         principal.leading_groups.setdefault(group_id, set()).add(dept_id)
+        if role == LeadingGroupRole.INFORMATION_OFFICE:
+            principal.office_groups.setdefault(group_id, set()).add(dept_id)
+    if principal.office_groups:
+        principal.office_region_paths = set(
+            Region.objects.filter(leading_groups__in=principal.office_groups).values_list("path", flat=True)
+        )
 
     my_paths = principal.region_paths()
     ancestor_codes = {code for p in my_paths for code in p.split("/") if code}

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.ledger",
     "apps.organizations",
+    "apps.notifications",
+    "apps.incidents",
     "apps.portal",
 ]
 
@@ -166,6 +168,10 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "incident-reporting-clocks": {
+        "task": "apps.incidents.tasks.clocks_check_task",
+        "schedule": crontab(minute="*"),
+    },
     "ledger-checkpoint": {
         "task": "apps.ledger.tasks.ledger_checkpoint_task",
         "schedule": crontab(minute="*/10"),

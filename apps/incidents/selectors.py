@@ -1,0 +1,56 @@
+"""Reads for incidents. Every list starts from `restrict`; list querysets carry their joins so a
+page costs the same number of queries whatever its length."""
+
+from django.db.models import Prefetch, QuerySet
+
+from apps.organizations.models import Region
+
+from .models import Incident, PlanActivation, ReportingClock, ResponsePlan, SituationReport, TimelineEntry, Warning
+
+
+def incident_list(*, user) -> QuerySet[Incident]:
+    return (
+        Incident.objects.restrict(user, "view")
+        .select_related("region", "reporting_department", "leading_group")
+        .prefetch_related(Prefetch("regions", queryset=Region.objects.order_by("path")))
+    )
+
+
+def incident_get(*, user, pk) -> Incident:
+    return incident_list(user=user).get(pk=pk)
+
+
+def incident_can(*, user, incident: Incident, action: str) -> bool:
+    return Incident.objects.restrict(user, action).filter(pk=incident.pk).exists()
+
+
+def report_list(*, user) -> QuerySet[SituationReport]:
+    return SituationReport.objects.restrict(user, "view").select_related("incident", "department", "submitted_by")
+
+
+def warning_list(*, user) -> QuerySet[Warning]:
+    return Warning.objects.restrict(user, "view").select_related("region", "issuer", "incident", "created_by")
+
+
+def warning_can(*, user, warning: Warning, action: str) -> bool:
+    return Warning.objects.restrict(user, action).filter(pk=warning.pk).exists()
+
+
+def timeline_list(*, user) -> QuerySet[TimelineEntry]:
+    return TimelineEntry.objects.restrict(user, "view").select_related("incident")
+
+
+def clock_list(*, user) -> QuerySet[ReportingClock]:
+    return ReportingClock.objects.restrict(user, "view").select_related("incident", "department")
+
+
+def activation_list(*, user) -> QuerySet[PlanActivation]:
+    return (
+        PlanActivation.objects.restrict(user, "view")
+        .select_related("plan", "incident")
+        .prefetch_related("dispatches__department")
+    )
+
+
+def plan_list(*, user) -> QuerySet[ResponsePlan]:
+    return ResponsePlan.objects.restrict(user, "view").prefetch_related("task_templates")

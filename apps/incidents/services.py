@@ -1,0 +1,742 @@
+"""Incident command: report, verify, change severity and status, take charge, activate plans,
+situation reports with statutory clocks, warnings with review. Each write: authorize → lock →
+change → ledger event (+ timeline entry) in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.exceptions import Conflict, ServiceError
+from apps.core.permissions import Role
+from apps.core.scoping import authorize
+from apps.core.transitions import ensure_transition
+from apps.ledger.services import audit_record, snapshot
+from apps.notifications.services import notify
+from apps.organizations.choices import DepartmentType, LeadingGroupRole, RegionLevel
+from apps.organizations.models import Department, LeadingGroup, Region
+
+from .choices import (
+    INCIDENT_TRANSITIONS,
+    SUBTYPES_BY_CATEGORY,
+    WARNING_TRANSITIONS,
+    ClockKind,
+    ClockStep,
+    IncidentStatus,
+    ReportKind,
+    Severity,
+    TimelineKind,
+    WarningStatus,
+)
+from .models import (
+    Incident,
+    PlanActivation,
+    PlannedDispatch,
+    ReportingClock,
+    ReportingRule,
+    ResponsePlan,
+    SituationReport,
+    TimelineEntry,
+    Warning,
+)
+
+INCIDENT_FIELDS = (
+    "title",
+    "category",
+    "subtype",
+    "severity",
+    "status",
+    "is_drill",
+    "region",
+    "place",
+    "latitude",
+    "longitude",
+    "first_seen_at",
+    "reporting_department",
+    "leading_group",
+)
+WARNING_FIELDS = ("title", "level", "region", "incident", "issuer", "area", "starts_at", "expected_hours", "status")
+REPORT_FIELDS = (
+    "incident",
+    "number",
+    "kind",
+    "department",
+    "deaths",
+    "injured",
+    "missing",
+    "affected_population",
+    "evacuated",
+    "is_late",
+    "late_by",
+)
+# Used when no ReportingRule row exists for a severity (administrators can edit them in the admin console).
+DEFAULT_INITIAL_MINUTES = {Severity.I: 240, Severity.II: 240, Severity.III: 480, Severity.IV: 1440}
+
+
+def _timeline(incident: Incident, kind: str, summary: str, event=None, target=None, at=None) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        incident=incident,
+        occurred_at=at or (event.created_at if event is not None else timezone.now()),
+        kind=kind,
+        summary=str(summary)[:300],
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        ledger_seq=event.seq if event is not None else None,
+        actor_name=event.actor_name if event is not None else "",
+    )
+
+
+def reporting_rule(severity: int) -> ReportingRule:
+    rule = ReportingRule.objects.filter(severity=severity).first()
+    return rule or ReportingRule(severity=severity, initial_minutes=DEFAULT_INITIAL_MINUTES[Severity(severity)])
+
+
+def _emergency_departments(regions) -> list[Department]:
+    return list(Department.objects.filter(region__in=regions, type=DepartmentType.EMERGENCY, is_active=True))
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def incident_report(
+    *,
+    actor,
+    department: Department,
+    title: str,
+    category: str,
+    subtype: str,
+    severity: int,
+    place: str,
+    first_seen_at: datetime,
+    regions: list[Region] | None = None,
+    description: str = "",
+    latitude=None,
+    longitude=None,
+    is_drill: bool = False,
+    now: datetime | None = None,
+) -> Incident:
+    """A department reports an incident. Starts the statutory reporting clocks."""
+    authorize(actor, "report_incident", department)
+    now = now or timezone.now()
+    if subtype not in SUBTYPES_BY_CATEGORY.get(category, set()):
+        raise ServiceError(_("This sub-type does not belong to the category."), field="subtype")
+    if first_seen_at > now + timedelta(minutes=5):
+        raise ServiceError(_("The first-seen time cannot be in the future."), field="first_seen_at")
+    regions = list({r.pk: r for r in (regions or [])}.values()) or [department.region]
+    incident = Incident.objects.create(
+        title=title,
+        description=description,
+        category=category,
+        subtype=subtype,
+        severity=severity,
+        is_drill=is_drill,
+        region=department.region,
+        place=place,
+        latitude=latitude,
+        longitude=longitude,
+        first_seen_at=first_seen_at,
+        reported_at=now,
+        reporting_department=department,
+        created_by=actor,
+    )
+    incident.regions.set(regions)
+    event = audit_record(
+        actor=actor,
+        action="incident.report",
+        target=incident,
+        after={**snapshot(incident, INCIDENT_FIELDS), "regions": sorted(r.code for r in regions)},
+    )
+    _timeline(incident, TimelineKind.REPORTED, _("Reported by %(dept)s") % {"dept": department.name}, event, incident)
+    _start_initial_clocks(incident)
+    parents = [r.parent for r in regions if r.parent_id] + (
+        [department.region.parent] if department.region.parent_id else []
+    )
+    notify(
+        departments=_emergency_departments({p.pk: p for p in parents}.values()),
+        kind="incident.reported",
+        title=_("New incident reported: %(title)s") % {"title": title},
+        link=f"/incidents/{incident.pk}/",
+        target=incident,
+        key=f"incident.reported:{incident.pk}",
+    )
+    return incident
+
+
+def _start_initial_clocks(incident: Incident) -> None:
+    """Initial report due from first-seen: the reporting department within the level's limit
+    (county → city, city → province, capped by the severity's statutory limit), and the
+    emergency-management department of each region above within the sum of the steps."""
+    rule = reporting_rule(incident.severity)
+    region = incident.reporting_department.region
+    step = {
+        RegionLevel.COUNTY: rule.county_to_city_minutes,
+        RegionLevel.CITY: rule.city_to_province_minutes,
+    }.get(region.level, rule.initial_minutes)
+    clocks = [
+        ReportingClock(
+            incident=incident,
+            department=incident.reporting_department,
+            kind=ClockKind.INITIAL,
+            due_at=incident.first_seen_at + timedelta(minutes=min(step, rule.initial_minutes)),
+        )
+    ]
+    parent = region.parent
+    while parent is not None:
+        # a city passes the report on to the province; the province reports within the statutory limit
+        minutes = rule.initial_minutes
+        if parent.level == RegionLevel.CITY:
+            minutes = min(rule.county_to_city_minutes + rule.city_to_province_minutes, rule.initial_minutes)
+        for dept in _emergency_departments([parent]):
+            clocks.append(
+                ReportingClock(
+                    incident=incident,
+                    department=dept,
+                    kind=ClockKind.INITIAL,
+                    due_at=incident.first_seen_at + timedelta(minutes=minutes),
+                )
+            )
+        parent = parent.parent
+    ReportingClock.objects.bulk_create(clocks)
+
+
+# --- command ----------------------------------------------------------------------------------
+
+
+def _lock(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+@transaction.atomic
+def incident_verify(*, actor, incident: Incident) -> Incident:
+    """Confirm a reported incident; the response plan for its type and severity activates."""
+    authorize(actor, "command", incident)
+    incident = _lock(incident)
+    ensure_transition(incident.status, IncidentStatus.VERIFIED, INCIDENT_TRANSITIONS, IncidentStatus)
+    before = snapshot(incident, INCIDENT_FIELDS)
+    incident.status = IncidentStatus.VERIFIED
+    incident.save(update_fields=["status"])
+    event = audit_record(
+        actor=actor, action="incident.verify", target=incident, before=before, after=snapshot(incident, INCIDENT_FIELDS)
+    )
+    _timeline(incident, TimelineKind.STATUS, _("Verified"), event, incident)
+    plan_activate_matching(actor=actor, incident=incident)
+    return incident
+
+
+@transaction.atomic
+def incident_set_status(*, actor, incident: Incident, status: str, note: str = "") -> Incident:
+    """Move along the transition map (verify has its own service because it activates plans)."""
+    if status == IncidentStatus.VERIFIED:
+        return incident_verify(actor=actor, incident=incident)
+    authorize(actor, "command", incident)
+    incident = _lock(incident)
+    ensure_transition(incident.status, status, INCIDENT_TRANSITIONS, IncidentStatus)
+    before = snapshot(incident, INCIDENT_FIELDS)
+    incident.status = status
+    fields = ["status"]
+    if status == IncidentStatus.CLOSED:
+        incident.closed_at = timezone.now()
+        fields.append("closed_at")
+        ReportingClock.objects.filter(incident=incident, satisfied_at__isnull=True, cancelled_at__isnull=True).update(
+            cancelled_at=incident.closed_at
+        )
+    incident.save(update_fields=fields)
+    event = audit_record(
+        actor=actor,
+        action="incident.status",
+        target=incident,
+        before=before,
+        after={**snapshot(incident, INCIDENT_FIELDS), "note": note},
+    )
+    _timeline(
+        incident,
+        TimelineKind.STATUS,
+        _("Status: %(old)s → %(new)s")
+        % {
+            "old": IncidentStatus(before["status"]).label,
+            "new": IncidentStatus(status).label,
+        },
+        event,
+        incident,
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_set_severity(*, actor, incident: Incident, severity: int, reason: str) -> Incident:
+    """Raise or lower the severity. Raising activates the plan of the new level (once the incident is
+    verified); lowering never removes work already dispatched."""
+    authorize(actor, "command", incident)
+    if severity not in Severity.values:
+        raise ServiceError(_("Unknown severity."), field="severity")
+    if not reason.strip():
+        raise ServiceError(_("Give a reason for the change of severity."), field="reason")
+    incident = _lock(incident)
+    if not incident.is_open:
+        raise ServiceError(_("A closed incident cannot change severity."), code="invalid_transition")
+    if incident.severity == severity:
+        raise Conflict(_("The incident already has this severity."))
+    before = snapshot(incident, INCIDENT_FIELDS)
+    raised = severity < incident.severity
+    incident.severity = severity
+    incident.save(update_fields=["severity"])
+    event = audit_record(
+        actor=actor,
+        action="incident.severity",
+        target=incident,
+        before=before,
+        after={**snapshot(incident, INCIDENT_FIELDS), "reason": reason},
+    )
+    _timeline(
+        incident,
+        TimelineKind.SEVERITY,
+        _("Severity: %(old)s → %(new)s (%(reason)s)")
+        % {
+            "old": Severity(before["severity"]).label,
+            "new": Severity(severity).label,
+            "reason": reason,
+        },
+        event,
+        incident,
+    )
+    if raised and incident.status != IncidentStatus.REPORTED:
+        plan_activate_matching(actor=actor, incident=incident)
+    return incident
+
+
+@transaction.atomic
+def incident_assign_leading_group(*, actor, incident: Incident, group: LeadingGroup) -> Incident:
+    """A leading group takes charge: its information office (or an administrator) assigns it."""
+    from apps.core.scoping import principal_for
+
+    authorize(actor, "command", incident)
+    principal = principal_for(actor)
+    if not principal.is_superuser and group.pk not in principal.office_group_ids({Role.HEAD, Role.STAFF}):
+        raise ServiceError(_("Only the group's information office can put an incident in its charge."), field="group")
+    incident = _lock(incident)
+    if incident.leading_group_id == group.pk:
+        raise Conflict(_("This leading group is already in charge."))
+    before = snapshot(incident, INCIDENT_FIELDS)
+    incident.leading_group = group
+    incident.save(update_fields=["leading_group"])
+    event = audit_record(
+        actor=actor,
+        action="incident.leading_group",
+        target=incident,
+        before=before,
+        after=snapshot(incident, INCIDENT_FIELDS),
+    )
+    _timeline(incident, TimelineKind.LEADING_GROUP, _("%(group)s took charge") % {"group": group.name}, event, group)
+    notify(
+        departments=group.departments.all(),
+        kind="incident.leading_group",
+        title=_("Your leading group took charge of: %(title)s") % {"title": incident.title},
+        link=f"/incidents/{incident.pk}/",
+        target=incident,
+        key=f"incident.leading_group:{incident.pk}:{group.pk}",
+    )
+    return incident
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+
+def matching_plans(incident: Incident):
+    return ResponsePlan.objects.filter(
+        Q(subtype="") | Q(subtype=incident.subtype),
+        category=incident.category,
+        severity=incident.severity,
+        is_active=True,
+    ).prefetch_related("task_templates")
+
+
+def plan_activate_matching(*, actor, incident: Incident) -> list[PlanActivation]:
+    """Activate every matching plan not yet activated for this incident (runs inside the caller's
+    transaction, which already authorized `command` and locked the incident)."""
+    done = set(PlanActivation.objects.filter(incident=incident).values_list("plan_id", flat=True))
+    regions = list(incident.regions.all())
+    subtree = Q(pk__in=[])
+    for region in regions:
+        subtree |= Q(region__path__startswith=region.path)
+    departments = list(Department.objects.filter(subtree, is_active=True).select_related("region"))
+    activations = []
+    for plan in matching_plans(incident):
+        if plan.pk in done:
+            continue
+        activation = PlanActivation.objects.create(
+            incident=incident, plan=plan, severity=incident.severity, activated_by=actor
+        )
+        rows = [
+            PlannedDispatch(
+                activation=activation,
+                template=template,
+                department=dept,
+                title=template.title,
+                deadline=activation.activated_at + timedelta(minutes=template.deadline_minutes),
+            )
+            for template in plan.task_templates.all()
+            for dept in departments
+            if dept.type == template.target_department_type
+        ]
+        PlannedDispatch.objects.bulk_create(rows)
+        event = audit_record(
+            actor=actor,
+            action="plan.activate",
+            target=incident,
+            after={
+                "plan": plan.pk,
+                "plan_name": plan.name,
+                "severity": incident.severity,
+                "dispatches": sorted([r.template_id, r.department_id] for r in rows),
+            },
+        )
+        _timeline(
+            incident,
+            TimelineKind.PLAN,
+            _("Plan “%(plan)s” activated: %(n)d tasks for departments") % {"plan": plan.name, "n": len(rows)},
+            event,
+            activation,
+        )
+        notify_types = set(plan.notify_department_types or []) | {plan.lead_department_type}
+        notify(
+            departments=[d for d in departments if d.type in notify_types],
+            kind="plan.activated",
+            title=_("Response plan activated: %(plan)s") % {"plan": plan.name},
+            link=f"/incidents/{incident.pk}/",
+            target=incident,
+            key=f"plan.activated:{activation.pk}",
+        )
+        dispatch_planned(actor=actor, activation=activation)
+        activations.append(activation)
+    return activations
+
+
+def dispatch_planned(*, actor, activation: PlanActivation) -> None:
+    """Hand the activation's planned dispatches to the task services when they are installed."""
+    from django.apps import apps
+
+    if not apps.is_installed("apps.tasking"):
+        return  # the activation keeps the record of what it would dispatch
+    from apps.tasking.services import task_dispatch_planned  # pragma: no cover - wired by the tasking app
+
+    task_dispatch_planned(actor=actor, activation=activation)
+
+
+# --- situation reports --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def report_submit(
+    *,
+    actor,
+    incident: Incident,
+    department: Department,
+    kind: str,
+    text: str,
+    deaths: int = 0,
+    injured: int = 0,
+    missing: int = 0,
+    affected_population: int = 0,
+    evacuated: int = 0,
+    resources_deployed: str = "",
+    late_reason: str = "",
+    idempotency_key: str = "",
+    now: datetime | None = None,
+) -> SituationReport:
+    """Submit a numbered situation report. A report past its clock is late (迟报) and needs a reason;
+    the same idempotency key from the same department returns the first report, not a second one."""
+    authorize(actor, "report_incident", department)
+    authorize(actor, "view", incident)
+    now = now or timezone.now()
+    if idempotency_key:
+        existing = SituationReport.objects.filter(department=department, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if kind not in ReportKind.values:
+        raise ServiceError(_("Unknown report kind."), field="kind")
+    if not text.strip():
+        raise ServiceError(_("Describe the situation."), field="text")
+    incident = _lock(incident)
+    if not incident.is_open and kind != ReportKind.FINAL:
+        raise ServiceError(_("The incident is closed; only a final report can be submitted."), field="kind")
+    clock = (
+        ReportingClock.objects.select_for_update()
+        .filter(incident=incident, department=department, satisfied_at__isnull=True, cancelled_at__isnull=True)
+        .order_by("due_at")
+        .first()
+    )
+    due_at = clock.due_at if clock else None
+    is_late = bool(due_at and now > due_at)
+    if is_late and not late_reason.strip():
+        raise ServiceError(
+            _("This report is late (due %(due)s): give the reason for the delay.")
+            % {"due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M")},
+            field="late_reason",
+            code="late_reason_required",
+        )
+    incident.report_count += 1
+    incident.save(update_fields=["report_count"])
+    report = SituationReport.objects.create(
+        incident=incident,
+        number=incident.report_count,
+        kind=kind,
+        department=department,
+        submitted_by=actor,
+        submitted_at=now,
+        deaths=deaths,
+        injured=injured,
+        missing=missing,
+        affected_population=affected_population,
+        evacuated=evacuated,
+        resources_deployed=resources_deployed,
+        text=text,
+        due_at=due_at,
+        is_late=is_late,
+        late_by=(now - due_at) if is_late else None,
+        late_reason=late_reason if is_late else "",
+        idempotency_key=idempotency_key,
+    )
+    if clock is not None:
+        clock.satisfied_at, clock.satisfied_by = now, report
+        clock.save(update_fields=["satisfied_at", "satisfied_by"])
+    _next_clock(incident, department, now)
+    event = audit_record(
+        actor=actor,
+        action="report.submit",
+        target=report,
+        region=department.region,
+        after=snapshot(report, REPORT_FIELDS),
+    )
+    summary = _("Report No. %(n)d from %(dept)s") % {"n": report.number, "dept": department.name}
+    if is_late:
+        summary += " · " + _("late by %(minutes)d min") % {"minutes": int(report.late_by.total_seconds() // 60)}
+    _timeline(incident, TimelineKind.REPORT, summary, event, report, at=now)
+    return report
+
+
+def _next_clock(incident: Incident, department: Department, now: datetime) -> None:
+    """While the incident is being handled, the next follow-up (or daily) report falls due."""
+    if incident.status not in (IncidentStatus.VERIFIED, IncidentStatus.RESPONDING):
+        return
+    if ReportingClock.objects.filter(
+        incident=incident, department=department, satisfied_at__isnull=True, cancelled_at__isnull=True
+    ).exists():
+        return
+    rule = reporting_rule(incident.severity)
+    if rule.daily_report:
+        local = timezone.localtime(now)
+        due = timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time(8, 0)))
+        kind = ClockKind.DAILY
+    else:
+        due, kind = now + timedelta(minutes=rule.follow_up_minutes), ClockKind.FOLLOW_UP
+    ReportingClock.objects.create(incident=incident, department=department, kind=kind, due_at=due)
+
+
+# --- clocks: the beat job -------------------------------------------------------------------------
+
+
+def clocks_check(*, now: datetime | None = None) -> dict[str, int]:
+    """Walk the open clocks and take every escalation step that is due, each exactly once.
+
+    A step is claimed with a conditional UPDATE (`... WHERE step_at IS NULL`), so re-runs and
+    duplicate deliveries of the job never send a step twice.
+    """
+    now = now or timezone.now()
+    counts = {step: 0 for step in ClockStep.values}
+    horizon = now + timedelta(minutes=24 * 60)
+    open_clocks = (
+        ReportingClock.objects.filter(satisfied_at__isnull=True, cancelled_at__isnull=True, due_at__lte=horizon)
+        .exclude(incident__status=IncidentStatus.CLOSED)
+        .select_related("incident", "incident__leading_group", "department", "department__region__parent")
+        .order_by("due_at")
+    )
+    for clock in open_clocks.iterator(chunk_size=500):
+        rule = reporting_rule(clock.incident.severity)
+        due = {
+            ClockStep.REMINDED: clock.due_at - timedelta(minutes=rule.remind_before_minutes),
+            ClockStep.HEAD: clock.due_at,
+            ClockStep.REGION_ABOVE: clock.due_at + timedelta(minutes=rule.escalate_region_after_minutes),
+            ClockStep.LEADING_GROUP: clock.due_at + timedelta(minutes=rule.escalate_group_after_minutes),
+        }
+        for step, at in due.items():
+            if now >= at and clock_step(clock=clock, step=step, now=now):
+                counts[step] += 1
+    return counts
+
+
+@transaction.atomic
+def clock_step(*, clock: ReportingClock, step: str, now: datetime) -> bool:
+    """Take one escalation step of one clock if nobody has; returns whether this call took it."""
+    field = ReportingClock.STEP_FIELDS[step]
+    claimed = ReportingClock.objects.filter(
+        pk=clock.pk, satisfied_at__isnull=True, cancelled_at__isnull=True, **{f"{field}__isnull": True}
+    ).update(**{field: now})
+    if not claimed:
+        return False
+    incident, department = clock.incident, clock.department
+    due_local = timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")
+    args = {"title": incident.title, "due": due_local, "dept": department.name}
+    key = f"clock:{clock.pk}:{step}"
+    if step == ClockStep.REMINDED:
+        recipients, role = [department], ""
+        title = _("Report due at %(due)s: %(title)s") % args
+    elif step == ClockStep.HEAD:
+        recipients, role = [department], Role.HEAD
+        title = _("Overdue report (due %(due)s): %(title)s") % args
+    elif step == ClockStep.REGION_ABOVE:
+        parent = department.region.parent
+        recipients, role = (_emergency_departments([parent]) if parent else []), ""
+        title = _("%(dept)s has not reported on %(title)s (due %(due)s)") % args
+    else:
+        group = incident.leading_group
+        office = group.seat_of(LeadingGroupRole.INFORMATION_OFFICE) if group else None
+        recipients, role = ([office.department] if office else []), ""
+        title = _("%(dept)s has not reported on %(title)s (due %(due)s)") % args
+    notify(
+        departments=recipients,
+        kind=f"clock.{step}",
+        title=title,
+        link=f"/incidents/{incident.pk}/",
+        target=incident,
+        key=key,
+        audience_role=role,
+    )
+    event = audit_record(
+        actor=None,
+        action=f"clock.{step}",
+        target=clock,
+        region=department.region,
+        after={
+            "incident": incident.pk,
+            "department": department.pk,
+            "due_at": clock.due_at,
+            "recipients": sorted(d.pk for d in recipients),
+        },
+        target_repr=str(clock),
+    )
+    if step != ClockStep.REMINDED:
+        _timeline(incident, TimelineKind.CLOCK, f"{ClockStep(step).label}: {department.name}", event, clock, at=now)
+    return True
+
+
+# --- warnings ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def warning_draft(
+    *,
+    actor,
+    issuer: Department,
+    region: Region,
+    level: str,
+    title: str,
+    area: str,
+    starts_at: datetime,
+    expected_hours: int,
+    measures: str,
+    content: str = "",
+    incident: Incident | None = None,
+) -> Warning:
+    authorize(actor, "report_incident", issuer)
+    if incident is not None:
+        authorize(actor, "view", incident)
+    if not measures.strip():
+        raise ServiceError(_("State the measures the public must take."), field="measures")
+    warning = Warning.objects.create(
+        issuer=issuer,
+        region=region,
+        level=level,
+        title=title,
+        area=area,
+        starts_at=starts_at,
+        expected_hours=expected_hours,
+        measures=measures,
+        content=content,
+        incident=incident,
+        created_by=actor,
+    )
+    event = audit_record(actor=actor, action="warning.draft", target=warning, after=snapshot(warning, WARNING_FIELDS))
+    if incident is not None:
+        _timeline(incident, TimelineKind.WARNING, _("Warning drafted: %(title)s") % {"title": title}, event, warning)
+    return warning
+
+
+def _warning_move(*, actor, warning: Warning, action: str, status: str, verb: str, **stamp) -> Warning:
+    authorize(actor, action, warning)
+    warning = Warning.objects.select_for_update().get(pk=warning.pk)
+    ensure_transition(warning.status, status, WARNING_TRANSITIONS, WarningStatus)
+    before = snapshot(warning, WARNING_FIELDS)
+    warning.status = status
+    for name, value in stamp.items():
+        setattr(warning, name, value)
+    warning.save(update_fields=["status", *stamp])
+    event = audit_record(
+        actor=actor, action=f"warning.{verb}", target=warning, before=before, after=snapshot(warning, WARNING_FIELDS)
+    )
+    if warning.incident_id:
+        _timeline(
+            warning.incident,
+            TimelineKind.WARNING,
+            f"{WarningStatus(status).label}: {warning.title}",
+            event,
+            warning,
+        )
+    return warning
+
+
+@transaction.atomic
+def warning_review(*, actor, warning: Warning) -> Warning:
+    """The information office approves a draft for publication (统一发布)."""
+    return _warning_move(
+        actor=actor,
+        warning=warning,
+        action="review",
+        status=WarningStatus.REVIEWED,
+        verb="review",
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def warning_publish(*, actor, warning: Warning) -> Warning:
+    """Publish a reviewed warning; the departments of its region are told at once."""
+    warning = _warning_move(
+        actor=actor,
+        warning=warning,
+        action="review",
+        status=WarningStatus.PUBLISHED,
+        verb="publish",
+        published_at=timezone.now(),
+    )
+    notify(
+        departments=Department.objects.filter(region__path__startswith=warning.region.path, is_active=True),
+        kind="warning.published",
+        title=f"[{warning.get_level_display()}] {warning.title}",
+        target=warning,
+        key=f"warning.published:{warning.pk}",
+    )
+    return warning
+
+
+@transaction.atomic
+def warning_return(*, actor, warning: Warning) -> Warning:
+    """The office sends a reviewed draft back to its issuer."""
+    return _warning_move(actor=actor, warning=warning, action="review", status=WarningStatus.DRAFT, verb="return")
+
+
+@transaction.atomic
+def warning_withdraw(*, actor, warning: Warning) -> Warning:
+    from apps.core.exceptions import AccessDenied
+
+    try:
+        authorize(actor, "review", warning)
+        action = "review"
+    except AccessDenied:
+        action = "change"
+    return _warning_move(actor=actor, warning=warning, action=action, status=WarningStatus.WITHDRAWN, verb="withdraw")
