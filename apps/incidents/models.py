@@ -88,12 +88,20 @@ class Incident(ScopedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     report_count = models.PositiveIntegerField(_("situation reports"), default=0, editable=False)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         ordering = ["-first_seen_at", "-id"]
         indexes = [models.Index(fields=["status", "severity"], name="incident_status_severity_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reporting_department", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="incident_idempotency_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -114,7 +122,7 @@ class Incident(ScopedModel):
                 q |= cls._in_paths(principal.office_region_paths)
             return q
         paths = principal.region_paths(roles)
-        q = cls._in_paths(paths)
+        q = cls._in_paths(paths, with_ancestors=True)
         groups = principal.leading_group_ids(roles)
         if groups:
             q |= Q(leading_group_id__in=groups)
@@ -123,11 +131,21 @@ class Incident(ScopedModel):
         return q
 
     @classmethod
-    def _in_paths(cls, paths) -> Q:
+    def _in_paths(cls, paths, *, with_ancestors: bool = False) -> Q:
+        """Incidents reported in or affecting these regions (and below). With ancestors: also those
+        affecting a region above (a county sees the flood declared for its city: plan work reaches it)."""
         if not paths:
             return NOTHING
-        affected = cls.regions.through.objects.filter(subtree_q("region__path", paths)).values("incident_id")
+        region_q = subtree_q("region__path", paths)
+        if with_ancestors:
+            region_q |= Q(region__path__in=ancestor_paths(paths))
+        affected = cls.regions.through.objects.filter(region_q).values("incident_id")
         return subtree_q("region__path", paths) | Q(pk__in=affected)
+
+
+def ancestor_paths(paths) -> set[str]:
+    """Each path and every path above it: "32/3201/" -> {"32/", "32/3201/"}."""
+    return {p[: i + 1] for p in paths for i, c in enumerate(p) if c == "/"}
 
 
 def _incident_visible(principal, roles, lookup: str = "incident") -> Q:
@@ -207,11 +225,19 @@ class Warning(ScopedModel):
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("warning")
         verbose_name_plural = _("warnings")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="warning_idempotency_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -223,7 +249,12 @@ class Warning(ScopedModel):
             return subtree_q("region__path", principal.office_region_paths) if office else NOTHING
         if action == "change":
             return Q(issuer_id__in=principal.department_ids(roles))
-        q = subtree_q("region__path", principal.region_paths(roles)) | Q(issuer_id__in=principal.department_ids(roles))
+        paths = principal.region_paths(roles)
+        q = (
+            subtree_q("region__path", paths)
+            | Q(region__path__in=ancestor_paths(paths))  # a warning for the city reaches its counties
+            | Q(issuer_id__in=principal.department_ids(roles))
+        )
         if office:
             q |= subtree_q("region__path", principal.office_region_paths)
         groups = principal.leading_group_ids(roles)

@@ -5,7 +5,9 @@ change → ledger event (+ timeline entry) in one transaction."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -119,15 +121,26 @@ def incident_report(
     longitude=None,
     is_drill: bool = False,
     now: datetime | None = None,
+    idempotency_key: str = "",
 ) -> Incident:
-    """A department reports an incident. Starts the statutory reporting clocks."""
+    """A department reports an incident. Starts the statutory reporting clocks. The same
+    idempotency key from the same department returns the first incident (double clicks, retries)."""
     authorize(actor, "report_incident", department)
+    if idempotency_key:
+        existing = _replayed(Incident, department, reporting_department=department, idempotency_key=idempotency_key)
+        if existing is not None:
+            return existing
     now = now or timezone.now()
     if subtype not in SUBTYPES_BY_CATEGORY.get(category, set()):
         raise ServiceError(_("This sub-type does not belong to the category."), field="subtype")
     if first_seen_at > now + timedelta(minutes=5):
         raise ServiceError(_("The first-seen time cannot be in the future."), field="first_seen_at")
     regions = list({r.pk: r for r in (regions or [])}.values()) or [department.region]
+    visible = set(
+        Region.objects.restrict(actor, "view").filter(pk__in=[r.pk for r in regions]).values_list("pk", flat=True)
+    )
+    if any(r.pk not in visible for r in regions):
+        raise ServiceError(_("Unknown region."), field="regions")
     incident = Incident.objects.create(
         title=title,
         description=description,
@@ -143,6 +156,7 @@ def incident_report(
         reported_at=now,
         reporting_department=department,
         created_by=actor,
+        idempotency_key=idempotency_key,
     )
     incident.regions.set(regions)
     event = audit_record(
@@ -165,6 +179,13 @@ def incident_report(
         key=f"incident.reported:{incident.pk}",
     )
     return incident
+
+
+def _replayed(model, department: Department, **lookup):
+    """The object an earlier request with the same idempotency key created, if any. Locking the
+    department row first serialises concurrent duplicates: the second waits, then finds the first."""
+    Department.objects.select_for_update().filter(pk=department.pk).first()
+    return model.objects.filter(**lookup).first()
 
 
 def _start_initial_clocks(incident: Incident) -> None:
@@ -453,15 +474,17 @@ def report_submit(
     authorize(actor, "report_incident", department)
     authorize(actor, "view", incident)
     now = now or timezone.now()
-    if idempotency_key:
-        existing = SituationReport.objects.filter(department=department, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
     if kind not in ReportKind.values:
         raise ServiceError(_("Unknown report kind."), field="kind")
     if not text.strip():
         raise ServiceError(_("Describe the situation."), field="text")
     incident = _lock(incident)
+    if idempotency_key:  # after the lock: a concurrent duplicate waits, then finds the first report
+        existing = SituationReport.objects.filter(department=department, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.incident_id != incident.pk:
+                raise Conflict(_("This idempotency key was already used for another incident."))
+            return existing
     if not incident.is_open and kind != ReportKind.FINAL:
         raise ServiceError(_("The incident is closed; only a final report can be submitted."), field="kind")
     clock = (
@@ -529,8 +552,9 @@ def _next_clock(incident: Incident, department: Department, now: datetime) -> No
         return
     rule = reporting_rule(incident.severity)
     if rule.daily_report:
-        local = timezone.localtime(now)
-        due = timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time(8, 0)))
+        shanghai = ZoneInfo(settings.TIME_ZONE)  # statutory times are Beijing time, whatever the request's zone
+        local = now.astimezone(shanghai)
+        due = datetime.combine(local.date() + timedelta(days=1), time(8, 0), tzinfo=shanghai)
         kind = ClockKind.DAILY
     else:
         due, kind = now + timedelta(minutes=rule.follow_up_minutes), ClockKind.FOLLOW_UP
@@ -564,6 +588,8 @@ def clocks_check(*, now: datetime | None = None) -> dict[str, int]:
             ClockStep.LEADING_GROUP: clock.due_at + timedelta(minutes=rule.escalate_group_after_minutes),
         }
         for step, at in due.items():
+            if step == ClockStep.LEADING_GROUP and not clock.incident.leading_group_id:
+                continue  # kept for the group that takes charge later, not used up on nobody
             if now >= at and clock_step(clock=clock, step=step, now=now):
                 counts[step] += 1
     return counts
@@ -641,12 +667,23 @@ def warning_draft(
     measures: str,
     content: str = "",
     incident: Incident | None = None,
+    idempotency_key: str = "",
 ) -> Warning:
     authorize(actor, "report_incident", issuer)
+    if idempotency_key:
+        existing = _replayed(Warning, issuer, issuer=issuer, idempotency_key=idempotency_key)
+        if existing is not None:
+            return existing
     if incident is not None:
         authorize(actor, "view", incident)
     if not measures.strip():
         raise ServiceError(_("State the measures the public must take."), field="measures")
+    in_own_area = region.path.startswith(issuer.region.path)
+    if not in_own_area and not (incident is not None and incident.regions.filter(pk=region.pk).exists()):
+        raise ServiceError(
+            _("A department issues warnings for its own region and below, or for a region its incident affects."),
+            field="region",
+        )
     warning = Warning.objects.create(
         issuer=issuer,
         region=region,
@@ -659,6 +696,7 @@ def warning_draft(
         content=content,
         incident=incident,
         created_by=actor,
+        idempotency_key=idempotency_key,
     )
     event = audit_record(actor=actor, action="warning.draft", target=warning, after=snapshot(warning, WARNING_FIELDS))
     if incident is not None:
@@ -740,3 +778,9 @@ def warning_withdraw(*, actor, warning: Warning) -> Warning:
     except AccessDenied:
         action = "change"
     return _warning_move(actor=actor, warning=warning, action=action, status=WarningStatus.WITHDRAWN, verb="withdraw")
+
+
+def timeline_add(*, incident: Incident, kind: str, summary: str, event=None, target=None) -> TimelineEntry:
+    """For other apps' services (tasks, data requests): add an entry to an incident's timeline
+    inside their transaction, linked to their ledger event."""
+    return _timeline(incident, kind, summary, event, target)

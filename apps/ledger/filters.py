@@ -5,6 +5,7 @@ from .models import AuditEvent
 
 
 class AuditEventFilter(django_filters.FilterSet):
+    seq = django_filters.NumberFilter(label=_("Ledger #"))
     action = django_filters.CharFilter(lookup_expr="startswith", label=_("Action starts with"))
     target_type = django_filters.CharFilter(label=_("Target type"))
     target_id = django_filters.CharFilter(label=_("Target id"))
@@ -12,4 +13,4 @@ class AuditEventFilter(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
-        fields = ["action", "target_type", "target_id", "since"]
+        fields = ["seq", "action", "target_type", "target_id", "since"]

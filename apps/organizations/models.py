@@ -45,6 +45,8 @@ class Region(ScopedModel):
         ancestors = {code for p in paths for code in p.split("/") if code}
         opened = set().union(*principal.agreement_paths.values()) if principal.agreement_paths else set()
         q = subtree_q("path", paths | opened) | Q(code__in=ancestors)
+        if principal.office_group_ids(roles):
+            q |= subtree_q("path", principal.office_region_paths)  # an information office oversees its group's regions
         groups = principal.leading_group_ids(roles)
         if groups:
             q |= Q(pk__in=Department.objects.filter(leading_group_seats__group_id__in=groups).values("region_id"))

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -13,4 +13,6 @@ urlpatterns = [
     path("agreements/", views.AgreementListView.as_view(), name="agreement-list"),
     path("leading-groups/", views.LeadingGroupListView.as_view(), name="leading-group-list"),
     path("ledger/", views.LedgerListView.as_view(), name="ledger-list"),
+    # incident and warning pages: names in this namespace (portal:incident-list, portal:warning-list, …)
+    path("incidents/", include("apps.incidents.urls")),
 ]

@@ -152,6 +152,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "apps.core.permissions.Role",
         "LeadingGroupRoleEnum": "apps.organizations.choices.LeadingGroupRole",
+        "LeadingGroupKindEnum": "apps.organizations.choices.LeadingGroupKind",
+        "DepartmentTypeEnum": "apps.organizations.choices.DepartmentType",
+        "RegionLevelEnum": "apps.organizations.choices.RegionLevel",
+        "IncidentStatusEnum": "apps.incidents.choices.IncidentStatus",
+        "WarningStatusEnum": "apps.incidents.choices.WarningStatus",
+        "WarningLevelEnum": "apps.incidents.choices.WarningLevel",
+        "ReportKindEnum": "apps.incidents.choices.ReportKind",
+        "ClockKindEnum": "apps.incidents.choices.ClockKind",
+        "TimelineKindEnum": "apps.incidents.choices.TimelineKind",
     },
 }
 

@@ -21,11 +21,14 @@ from rest_framework.test import APIClient
 
 from apps.accounts.services import integration_key_create
 from apps.core.permissions import Role
+from apps.incidents import services as incident_services
+from apps.incidents.choices import Category, ReportKind, Severity, Subtype, WarningLevel
 from apps.ledger.services import audit_record_standalone
 from apps.organizations import services
 from apps.organizations.choices import AgreementStatus, LeadingGroupKind, RegionLevel
 from tests import factories as f
 from tests.matrix.harness import State, World
+from tests.matrix.incidents_world import reporter
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +94,45 @@ def grow_keys(w: World, n: int) -> None:
         integration_key_create(actor=w.admin, department=w.department, name=f"Key {i}")
 
 
+def grow_incidents(w: World, n: int) -> None:
+    for i in range(n):
+        incident_services.incident_report(
+            actor=reporter(w),
+            department=w.department,
+            title=f"Incident {i}",
+            category=Category.ACCIDENT,
+            subtype=Subtype.FIRE,
+            severity=Severity.IV,
+            place="Alpha",
+            first_seen_at=timezone.now(),
+            regions=[w.region, w.province_a],
+        )
+
+
+def grow_warnings(w: World, n: int) -> None:
+    for i in range(n):
+        incident_services.warning_draft(
+            actor=reporter(w),
+            issuer=w.department,
+            region=w.region,
+            level=WarningLevel.BLUE,
+            title=f"Warning {i}",
+            area="Alpha",
+            starts_at=timezone.now(),
+            expected_hours=6,
+            measures="Stay indoors",
+            incident=w.incident,
+        )
+
+
+def grow_reports(w: World, n: int) -> None:
+    """Each situation report also adds one entry to the incident's timeline."""
+    for i in range(n):
+        incident_services.report_submit(
+            actor=reporter(w), incident=w.incident, department=w.department, kind=ReportKind.FOLLOW_UP, text=f"{i}"
+        )
+
+
 def api_count(response) -> int:
     return response.json()["count"]
 
@@ -137,6 +179,10 @@ BUDGETS = [
         lambda r: len(r.context["members"]),
         kwargs=lambda w: {"pk": w.department.pk},
     ),
+    Budget("api:incident-list", grow_incidents, api_count),
+    Budget("api:warning-list", grow_warnings, api_count),
+    Budget("api:situation-report-list", grow_reports, api_count),
+    Budget("api:incident-timeline", grow_reports, api_count, kwargs=lambda w: {"pk": w.incident.pk}),
 ]
 
 
@@ -177,3 +223,110 @@ def test_list_query_count_does_not_grow_with_the_rows(budget, world):
         f"repeated per row:\n{_growth(small, large)}"
     )
     assert len(large) <= MAX_QUERIES, f"{budget.name}: {len(large)} queries"
+
+
+# =============================================================================================
+# Incident portal pages (owned by the incident portal work; API entries live in BUDGETS above).
+# Self-contained: its own growth helpers and imports, so the two blocks can change independently.
+# =============================================================================================
+
+# The detail page reads the incident, its timeline, reports, clocks, plans and warnings, and the
+# caller's departments and office groups for its forms: more queries than a list, still constant.
+INCIDENT_DETAIL_MAX_QUERIES = 20
+
+
+def portal_grow_incidents(w: World, n: int) -> None:
+    from apps.incidents import services as incident_services
+    from apps.incidents.choices import Category, Severity, Subtype
+    from tests.matrix.incidents_world import reporter
+
+    for i in range(n):
+        incident_services.incident_report(
+            actor=reporter(w),
+            department=w.department,
+            title=f"Portal incident {i}",
+            category=Category.ACCIDENT,
+            subtype=Subtype.FIRE,
+            severity=Severity.IV,
+            place="Alpha",
+            first_seen_at=timezone.now(),
+            regions=[w.region, w.province_a],  # two affected regions per row: the prefetch must hold
+        )
+
+
+def portal_grow_warnings(w: World, n: int) -> None:
+    from apps.incidents import services as incident_services
+    from apps.incidents.choices import WarningLevel
+    from tests.matrix.incidents_world import reporter
+
+    for i in range(n):
+        incident_services.warning_draft(
+            actor=reporter(w),
+            issuer=w.department,
+            region=w.region,
+            level=WarningLevel.BLUE,
+            title=f"Portal warning {i}",
+            area="Alpha",
+            starts_at=timezone.now(),
+            expected_hours=6,
+            measures="Stay indoors",
+            incident=w.incident,
+        )
+
+
+def portal_grow_incident_history(w: World, n: int) -> None:
+    """One situation report and, with it, one timeline entry per unit."""
+    from apps.incidents import services as incident_services
+    from apps.incidents.choices import ReportKind
+    from tests.matrix.incidents_world import reporter
+
+    for i in range(n):
+        incident_services.report_submit(
+            actor=reporter(w), incident=w.incident, department=w.department, kind=ReportKind.FOLLOW_UP, text=f"{i}"
+        )
+
+
+PORTAL_INCIDENT_BUDGETS = [
+    (Budget("portal:incident-list", portal_grow_incidents, page_count), MAX_QUERIES),
+    (Budget("portal:warning-list", portal_grow_warnings, page_count), MAX_QUERIES),
+    (
+        Budget(
+            "portal:incident-detail",
+            portal_grow_incident_history,
+            lambda r: len(r.context["reports"]) + len(r.context["timeline"]),
+            kwargs=lambda w: {"pk": w.incident.pk},
+            rows_per_unit=2,
+        ),
+        INCIDENT_DETAIL_MAX_QUERIES,
+    ),
+]
+
+
+@pytest.mark.parametrize(("budget", "ceiling"), PORTAL_INCIDENT_BUDGETS, ids=lambda b: getattr(b, "name", ""))
+def test_incident_portal_query_count_does_not_grow_with_the_rows(budget, ceiling, world):
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # an emergency head: the detail page shows the command forms
+    client = Client()
+    client.force_login(head)
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()
+    budget.grow(world, SMALL)
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == (LARGE - SMALL) * budget.rows_per_unit, "the grown rows are not on the page"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= ceiling, f"{budget.name}: {len(large)} queries"
+
+
+# ============================ end of the incident portal block ===============================
