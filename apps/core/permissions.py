@@ -46,6 +46,13 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("incidents.planactivation", "view"): ALL_ROLES,
     ("incidents.reportingclock", "view"): ALL_ROLES,
     ("incidents.timelineentry", "view"): ALL_ROLES,
+    # tasks
+    ("tasking.task", "view"): ALL_ROLES,
+    ("tasking.task", "respond"): HEADS,  # accept, decline, request a transfer, dispute
+    ("tasking.task", "work"): frozenset({Role.HEAD, Role.STAFF}),  # start, progress, complete
+    ("tasking.task", "take_transfer"): HEADS,
+    ("tasking.task", "control"): frozenset({Role.HEAD, Role.STAFF}),  # verify, return, re-assign, overrule, cancel
+    ("tasking.task", "rule"): HEADS,  # the information office rules on disputes
 }
 
 

@@ -17,7 +17,7 @@ from apps.core.permissions import Role
 from apps.core.scoping import authorize, principal_for
 from apps.core.transitions import ensure_transition
 from apps.ledger.services import audit_record
-from apps.notifications.services import notify
+from apps.notifications.services import message_for, notify, notify_bulk
 from apps.organizations.choices import LeadingGroupRole
 from apps.organizations.models import Department, LeadingGroup, LeadingGroupSeat
 
@@ -201,15 +201,7 @@ def task_dispatch(
             for t in tasks
         ]
     )
-    for t in tasks:
-        notify(
-            departments=[t.department],
-            kind="task.issued",
-            title=_("New task: %(title)s") % {"title": title},
-            link=_task_link(t),
-            target=t,
-            key=f"task.issued:{t.pk}",
-        )
+    _notify_issued(tasks)
     if incident is not None:
         from apps.incidents.services import timeline_add
 
@@ -275,16 +267,24 @@ def task_dispatch_planned(*, actor, activation) -> list[Task]:
             for t in tasks
         ]
     )
-    for t in tasks:
-        notify(
-            departments=[t.department],
-            kind="task.issued",
-            title=_("New task: %(title)s") % {"title": t.title},
-            link=_task_link(t),
-            target=t,
-            key=f"task.issued:{t.pk}",
-        )
+    _notify_issued(tasks)
     return tasks
+
+
+def _notify_issued(tasks: list[Task]) -> None:
+    notify_bulk(
+        [
+            message_for(
+                department=t.department_id,
+                kind="task.issued",
+                title=_("New task: %(title)s") % {"title": t.title},
+                key=f"task.issued:{t.pk}",
+                target=t,
+                link=_task_link(t),
+            )
+            for t in tasks
+        ]
+    )
 
 
 # --- the accountable department -------------------------------------------------------------------

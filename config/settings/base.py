@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.organizations",
     "apps.notifications",
     "apps.incidents",
+    "apps.tasking",
     "apps.portal",
 ]
 
@@ -179,6 +180,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "incident-reporting-clocks": {
         "task": "apps.incidents.tasks.clocks_check_task",
+        "schedule": crontab(minute="*"),
+    },
+    "task-escalation": {
+        "task": "apps.tasking.tasks.tasks_escalate_task",
         "schedule": crontab(minute="*"),
     },
     "ledger-checkpoint": {
