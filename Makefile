@@ -58,7 +58,7 @@ beat: $(STAMP)
 
 # Hidden directories (.venv), var/ and an out-of-tree venv are skipped so only our strings are scanned.
 messages: $(STAMP)
-	DJANGO_SETTINGS_MODULE=config.settings.local $(MANAGE) makemessages -l zh_Hans -l en \
+	DJANGO_SETTINGS_MODULE=config.settings.local $(MANAGE) makemessages -l zh_Hans -l en --ignore=tests \
 		--ignore='.*' --ignore=var --ignore='$(VENV)'
 	DJANGO_SETTINGS_MODULE=config.settings.local $(MANAGE) compilemessages \
 		--ignore='.*' --ignore=var --ignore='$(VENV)'

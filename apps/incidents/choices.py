@@ -8,7 +8,7 @@ class Category(models.TextChoices):
     NATURAL_DISASTER = "natural_disaster", _("Natural disaster")
     ACCIDENT = "accident", _("Accident/disaster")
     PUBLIC_HEALTH = "public_health", _("Public health")
-    SOCIAL_SECURITY = "social_security", _("Social security")
+    SOCIAL_SECURITY = "social_security", _("Social safety")
 
 
 class Subtype(models.TextChoices):
@@ -25,7 +25,7 @@ class Subtype(models.TextChoices):
     POLLUTION = "pollution", _("Environmental pollution")
     INFRASTRUCTURE = "infrastructure", _("Infrastructure failure")
     INFECTIOUS_DISEASE = "infectious_disease", _("Infectious disease")
-    FOOD_SAFETY = "food_safety", _("Food poisoning")
+    FOOD_SAFETY = "food_safety", _("Food safety")
     OCCUPATIONAL = "occupational", _("Occupational poisoning")
     MASS_INCIDENT = "mass_incident", _("Mass incident")
     TERRORISM = "terrorism", _("Terrorist attack")

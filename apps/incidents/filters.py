@@ -2,6 +2,7 @@
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .choices import Category, IncidentStatus, Severity, Subtype, WarningLevel, WarningStatus
 from .models import Incident, SituationReport, TimelineEntry, Warning
@@ -35,7 +36,7 @@ class IncidentFilter(django_filters.FilterSet):
 
 
 class WarningFilter(django_filters.FilterSet):
-    level = django_filters.ChoiceFilter(choices=WarningLevel.choices, label=_("Level"))
+    level = django_filters.ChoiceFilter(choices=WarningLevel.choices, label=pgettext_lazy("warning", "Level"))
     status = django_filters.ChoiceFilter(choices=WarningStatus.choices, label=_("Status"))
     incident = django_filters.NumberFilter(field_name="incident_id", label=_("Incident"))
 

@@ -11,6 +11,7 @@ import uuid
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.permissions import Role
 from apps.core.scoping import principal_for
@@ -147,7 +148,7 @@ class SituationReportForm(forms.Form):
         label=_("Reason for lateness"),
         widget=_text(2),
         required=False,
-        help_text=_("Required when the report is past its due time (迟报)."),
+        help_text=_("Required when the report is past its due time (a late report)."),
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
@@ -209,7 +210,9 @@ class WarningDraftForm(forms.Form):
     """Draft a warning (incidents.services.warning_draft); review and publication come later."""
 
     issuer = forms.ModelChoiceField(queryset=Department.objects.none(), label=_("Issuing department"))
-    level = forms.ChoiceField(label=_("Level"), choices=[("", "---------"), *WarningLevel.choices])
+    level = forms.ChoiceField(
+        label=pgettext_lazy("warning", "Level"), choices=[("", "---------"), *WarningLevel.choices]
+    )
     title = forms.CharField(label=_("Title"), max_length=200)
     region = forms.ModelChoiceField(
         queryset=Region.objects.none(),

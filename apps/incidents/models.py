@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.permissions import Role
 from apps.core.scoping import NOTHING, ScopedModel, subtree_q
@@ -171,7 +172,7 @@ class SituationReport(ScopedModel):
     resources_deployed = models.TextField(_("resources deployed"), blank=True)
     text = models.TextField(_("situation"))
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
-    is_late = models.BooleanField(_("late (迟报)"), default=False)
+    is_late = models.BooleanField(_("late report"), default=False)
     late_by = models.DurationField(_("late by"), null=True, blank=True)
     late_reason = models.TextField(_("reason for lateness"), blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True)
@@ -202,7 +203,7 @@ class Warning(ScopedModel):
     information office's review (统一发布): draft → reviewed → published."""
 
     title = models.CharField(_("title"), max_length=200)
-    level = models.CharField(_("level"), max_length=8, choices=WarningLevel.choices)
+    level = models.CharField(pgettext_lazy("warning", "level"), max_length=8, choices=WarningLevel.choices)
     region = models.ForeignKey(
         "organizations.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("region")
     )
@@ -438,7 +439,9 @@ class TimelineEntry(ScopedModel):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=16, choices=TimelineKind.choices)
-    summary = models.CharField(_("summary"), max_length=300)
+    summary = models.CharField(_("summary"), max_length=300)  # rendered in the platform language (search, fallback)
+    message = models.CharField(max_length=200, blank=True)  # the translatable source text (msgid)
+    message_args = models.JSONField(default=dict, blank=True)
     target_type = models.CharField(max_length=80, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     ledger_seq = models.BigIntegerField(_("ledger #"), null=True, blank=True)
@@ -451,6 +454,13 @@ class TimelineEntry(ScopedModel):
 
     def __str__(self) -> str:
         return self.summary
+
+    @property
+    def text(self) -> str:
+        """The summary in the reader's language (entries are written in whichever language the writer used)."""
+        from .timeline import render
+
+        return render(self.message, self.message_args) if self.message else self.summary
 
     @classmethod
     def scope_q(cls, principal, action, roles) -> Q:

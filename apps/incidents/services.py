@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.permissions import Role
@@ -45,6 +46,7 @@ from .models import (
     TimelineEntry,
     Warning,
 )
+from .timeline import choice, render_in
 
 INCIDENT_FIELDS = (
     "title",
@@ -79,12 +81,17 @@ REPORT_FIELDS = (
 DEFAULT_INITIAL_MINUTES = {Severity.I: 240, Severity.II: 240, Severity.III: 480, Severity.IV: 1440}
 
 
-def _timeline(incident: Incident, kind: str, summary: str, event=None, target=None, at=None) -> TimelineEntry:
+def _timeline(
+    incident: Incident, kind: str, message: str, args: dict | None = None, event=None, target=None, at=None
+) -> TimelineEntry:
+    """`message` is a source text marked with gettext_noop; it is rendered for each reader."""
     return TimelineEntry.objects.create(
         incident=incident,
         occurred_at=at or (event.created_at if event is not None else timezone.now()),
         kind=kind,
-        summary=str(summary)[:300],
+        summary=render_in(settings.LANGUAGE_CODE, message, args)[:300],
+        message=message,
+        message_args=args or {},
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         ledger_seq=event.seq if event is not None else None,
@@ -165,7 +172,7 @@ def incident_report(
         target=incident,
         after={**snapshot(incident, INCIDENT_FIELDS), "regions": sorted(r.code for r in regions)},
     )
-    _timeline(incident, TimelineKind.REPORTED, _("Reported by %(dept)s") % {"dept": department.name}, event, incident)
+    _timeline(incident, TimelineKind.REPORTED, N_("Reported by %(dept)s"), {"dept": department.name}, event, incident)
     _start_initial_clocks(incident)
     parents = [r.parent for r in regions if r.parent_id] + (
         [department.region.parent] if department.region.parent_id else []
@@ -244,7 +251,7 @@ def incident_verify(*, actor, incident: Incident) -> Incident:
     event = audit_record(
         actor=actor, action="incident.verify", target=incident, before=before, after=snapshot(incident, INCIDENT_FIELDS)
     )
-    _timeline(incident, TimelineKind.STATUS, _("Verified"), event, incident)
+    _timeline(incident, TimelineKind.STATUS, N_("Verified"), None, event, incident)
     plan_activate_matching(actor=actor, incident=incident)
     return incident
 
@@ -277,11 +284,8 @@ def incident_set_status(*, actor, incident: Incident, status: str, note: str = "
     _timeline(
         incident,
         TimelineKind.STATUS,
-        _("Status: %(old)s → %(new)s")
-        % {
-            "old": IncidentStatus(before["status"]).label,
-            "new": IncidentStatus(status).label,
-        },
+        N_("Status: %(old)s → %(new)s"),
+        {"old": choice("IncidentStatus", before["status"]), "new": choice("IncidentStatus", status)},
         event,
         incident,
     )
@@ -316,12 +320,8 @@ def incident_set_severity(*, actor, incident: Incident, severity: int, reason: s
     _timeline(
         incident,
         TimelineKind.SEVERITY,
-        _("Severity: %(old)s → %(new)s (%(reason)s)")
-        % {
-            "old": Severity(before["severity"]).label,
-            "new": Severity(severity).label,
-            "reason": reason,
-        },
+        N_("Severity: %(old)s → %(new)s (%(reason)s)"),
+        {"old": choice("Severity", before["severity"]), "new": choice("Severity", severity), "reason": reason},
         event,
         incident,
     )
@@ -352,7 +352,7 @@ def incident_assign_leading_group(*, actor, incident: Incident, group: LeadingGr
         before=before,
         after=snapshot(incident, INCIDENT_FIELDS),
     )
-    _timeline(incident, TimelineKind.LEADING_GROUP, _("%(group)s took charge") % {"group": group.name}, event, group)
+    _timeline(incident, TimelineKind.LEADING_GROUP, N_("%(group)s took charge"), {"group": group.name}, event, group)
     notify(
         departments=group.departments.all(),
         kind="incident.leading_group",
@@ -419,7 +419,8 @@ def plan_activate_matching(*, actor, incident: Incident) -> list[PlanActivation]
         _timeline(
             incident,
             TimelineKind.PLAN,
-            _("Plan “%(plan)s” activated: %(n)d tasks for departments") % {"plan": plan.name, "n": len(rows)},
+            N_("Plan “%(plan)s” activated; tasks for departments: %(n)d"),
+            {"plan": plan.name, "n": len(rows)},
             event,
             activation,
         )
@@ -535,10 +536,12 @@ def report_submit(
         region=department.region,
         after=snapshot(report, REPORT_FIELDS),
     )
-    summary = _("Report No. %(n)d from %(dept)s") % {"n": report.number, "dept": department.name}
+    args = {"n": report.number, "dept": department.name}
+    message = N_("Report No. %(n)s from %(dept)s")
     if is_late:
-        summary += " · " + _("late by %(minutes)d min") % {"minutes": int(report.late_by.total_seconds() // 60)}
-    _timeline(incident, TimelineKind.REPORT, summary, event, report, at=now)
+        message = N_("Report No. %(n)s from %(dept)s · late by %(minutes)s min")
+        args["minutes"] = int(report.late_by.total_seconds() // 60)
+    _timeline(incident, TimelineKind.REPORT, message, args, event, report, at=now)
     return report
 
 
@@ -646,7 +649,15 @@ def clock_step(*, clock: ReportingClock, step: str, now: datetime) -> bool:
         target_repr=str(clock),
     )
     if step != ClockStep.REMINDED:
-        _timeline(incident, TimelineKind.CLOCK, f"{ClockStep(step).label}: {department.name}", event, clock, at=now)
+        _timeline(
+            incident,
+            TimelineKind.CLOCK,
+            N_("%(step)s: %(dept)s"),
+            {"step": choice("ClockStep", step), "dept": department.name},
+            event,
+            clock,
+            at=now,
+        )
     return True
 
 
@@ -700,7 +711,7 @@ def warning_draft(
     )
     event = audit_record(actor=actor, action="warning.draft", target=warning, after=snapshot(warning, WARNING_FIELDS))
     if incident is not None:
-        _timeline(incident, TimelineKind.WARNING, _("Warning drafted: %(title)s") % {"title": title}, event, warning)
+        _timeline(incident, TimelineKind.WARNING, N_("Warning drafted: %(title)s"), {"title": title}, event, warning)
     return warning
 
 
@@ -720,7 +731,8 @@ def _warning_move(*, actor, warning: Warning, action: str, status: str, verb: st
         _timeline(
             warning.incident,
             TimelineKind.WARNING,
-            f"{WarningStatus(status).label}: {warning.title}",
+            N_("%(status)s: %(title)s"),
+            {"status": choice("WarningStatus", status), "title": warning.title},
             event,
             warning,
         )
@@ -780,7 +792,9 @@ def warning_withdraw(*, actor, warning: Warning) -> Warning:
     return _warning_move(actor=actor, warning=warning, action=action, status=WarningStatus.WITHDRAWN, verb="withdraw")
 
 
-def timeline_add(*, incident: Incident, kind: str, summary: str, event=None, target=None) -> TimelineEntry:
+def timeline_add(
+    *, incident: Incident, kind: str, message: str, args: dict | None = None, event=None, target=None
+) -> TimelineEntry:
     """For other apps' services (tasks, data requests): add an entry to an incident's timeline
-    inside their transaction, linked to their ledger event."""
-    return _timeline(incident, kind, summary, event, target)
+    inside their transaction, linked to their ledger event. `message` is marked with gettext_noop."""
+    return _timeline(incident, kind, message, args, event, target)

@@ -330,7 +330,7 @@ class IncidentTimelineCsvView(ScopedDetailView):
                 for value in (
                     timezone.localtime(entry.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
                     entry.get_kind_display(),
-                    entry.summary,
+                    entry.text,
                     entry.actor_name,
                     entry.ledger_seq,
                 )

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Priority(models.TextChoices):
@@ -22,7 +23,7 @@ class TaskStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     IN_PROGRESS = "in_progress", _("In progress")
     COMPLETED = "completed", _("Completed")
-    VERIFIED = "verified", _("Verified")
+    VERIFIED = "verified", pgettext_lazy("task", "Verified")
     DECLINED = "declined", _("Declined")
     TRANSFER_REQUESTED = "transfer_requested", _("Transfer requested")
     DISPUTED = "disputed", _("Disputed")
@@ -86,7 +87,7 @@ class TaskEventKind(models.TextChoices):
     STARTED = "started", _("Started")
     PROGRESS = "progress", _("Progress update")
     COMPLETED = "completed", _("Completed")
-    VERIFIED = "verified", _("Verified")
+    VERIFIED = "verified", pgettext_lazy("task", "Verified")
     RETURNED = "returned", _("Sent back")
     DECLINED = "declined", _("Declined")
     REASSIGNED = "reassigned", _("Re-assigned")

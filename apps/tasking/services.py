@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.permissions import Role
@@ -210,7 +211,8 @@ def task_dispatch(
             kind="task",
             event=event,
             target=tasks[0],
-            summary=_("Task “%(title)s” issued to %(n)d departments") % {"title": title, "n": len(tasks)},
+            message=N_("Task “%(title)s” issued; departments: %(n)s"),
+            args={"title": title, "n": len(tasks)},
         )
     return tasks
 

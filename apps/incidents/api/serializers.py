@@ -201,6 +201,8 @@ class SituationReportSubmitSerializer(serializers.Serializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
+    summary = serializers.CharField(source="text", read_only=True, help_text=_("In the language of the request."))
+
     class Meta:
         model = TimelineEntry
         fields = [

@@ -327,7 +327,7 @@ class IncidentViewSet(ScopedViewSet):
                 timezone.localtime(entry.occurred_at).isoformat(),
                 entry.kind,
                 entry.get_kind_display(),
-                entry.summary,
+                entry.text,
                 entry.actor_name,
                 entry.target_type,
                 entry.target_id,
