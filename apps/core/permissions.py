@@ -34,8 +34,11 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("accounts.integrationkey", "change"): HEADS,
     ("ledger.auditevent", "view"): HEADS,
     ("notifications.notification", "view"): ALL_ROLES,
+    ("notifications.webhookendpoint", "view"): HEADS,  # a department's webhooks: its heads only
+    ("notifications.webhookendpoint", "change"): HEADS,
     # incidents
     ("organizations.department", "report_incident"): frozenset({Role.HEAD, Role.STAFF}),
+    ("organizations.department", "issue_task"): HEADS,
     ("incidents.incident", "view"): ALL_ROLES,
     ("incidents.incident", "command"): frozenset({Role.HEAD, Role.STAFF}),
     ("incidents.situationreport", "view"): ALL_ROLES,

@@ -15,4 +15,7 @@ urlpatterns = [
     path("ledger/", views.LedgerListView.as_view(), name="ledger-list"),
     # incident and warning pages: names in this namespace (portal:incident-list, portal:warning-list, …)
     path("incidents/", include("apps.incidents.urls")),
+    path("notifications/", include("apps.notifications.urls")),
+    # task pages: portal:task-inbox, portal:task-detail, …, portal:scorecard (notifications link /tasks/<pk>/)
+    path("tasks/", include("apps.tasking.urls")),
 ]

@@ -76,6 +76,7 @@ class Task(ScopedModel):
     reminded_at = models.DateTimeField(null=True, blank=True)
     escalated_head_at = models.DateTimeField(null=True, blank=True)
     escalated_group_at = models.DateTimeField(null=True, blank=True)
+    dispatch_key = models.CharField(_("idempotency key"), max_length=64, blank=True, editable=False)
     planned_dispatch = models.OneToOneField(
         "incidents.PlannedDispatch", on_delete=models.PROTECT, null=True, blank=True, related_name="task"
     )
@@ -84,6 +85,13 @@ class Task(ScopedModel):
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
         ordering = ["deadline", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issued_by", "dispatch_key", "department"],
+                condition=~Q(dispatch_key=""),
+                name="task_dispatch_key_unique",
+            )
+        ]
         indexes = [
             models.Index(fields=["department", "status"], name="task_department_status_idx"),
             models.Index(fields=["status", "deadline"], name="task_status_deadline_idx"),

@@ -138,7 +138,7 @@ def scorecard(*, user, start: datetime, end: datetime, now: datetime | None = No
         t[0] += 1
         late = (completed_at > deadline) if completed_at else (status not in DONE_STATUSES and now > deadline)
         t[1] += int(late)
-    departments = Department.objects.in_bulk(set(per) | set(totals))
+    departments = Department.objects.select_related("region").in_bulk(set(per) | set(totals))
     rows = [
         ScoreRow(
             department=departments[d],
@@ -152,5 +152,14 @@ def scorecard(*, user, start: datetime, end: datetime, now: datetime | None = No
         )
         for d in departments
     ]
-    rows.sort(key=lambda r: (r.overdue_rate if r.overdue_rate is not None else 0, r.median_accept_minutes or 0))
+    # a missing figure ranks after every real one (never accepted is not "fastest")
+    rows.sort(
+        key=lambda r: (
+            r.overdue_rate is None,
+            r.overdue_rate or 0,
+            r.median_accept_minutes is None,
+            r.median_accept_minutes or 0,
+            r.department.name,
+        )
+    )
     return rows

@@ -25,6 +25,7 @@ from apps.organizations.models import Department, LeadingGroup, LeadingGroupSeat
 from .choices import (
     ACK_REMINDER_MINUTES,
     ESCALATE_GROUP_AFTER_MINUTES,
+    OPEN_STATUSES,
     TASK_TRANSITIONS,
     Priority,
     TaskEventKind,
@@ -67,8 +68,39 @@ def _record(task: Task, *, actor, kind: str, action: str, note: str = "", other=
     return event
 
 
-def _lock(task: Task) -> Task:
-    return Task.objects.select_for_update().select_related("department__region", "issuer_department").get(pk=task.pk)
+def _lock(task: Task, actor=None, *actions: str) -> Task:
+    """Lock the task row alone (no join: a join would also lock, and re-check, the related rows),
+    then load its relations and re-check the permission on the row as it is now: the caller's
+    earlier `authorize` saw the row before waiting for the lock."""
+    Task.objects.select_for_update().only("pk").get(pk=task.pk)
+    task = Task.objects.select_related("department__region", "issuer_department", "transfer_to").get(pk=task.pk)
+    if actions:
+        _authorize_any(actor, actions, task)
+    return task
+
+
+def _authorize_any(actor, actions, task: Task) -> None:
+    for action in actions[:-1]:
+        try:
+            authorize(actor, action, task)
+            return
+        except AccessDenied:
+            continue
+    authorize(actor, actions[-1], task)
+
+
+def _ensure_no_pending_transfer(task: Task) -> None:
+    """While a transfer is pending the task waits for the named department's answer."""
+    if task.status == TaskStatus.TRANSFER_REQUESTED:
+        raise ServiceError(
+            _("A transfer to %(dept)s is pending; wait for its answer.") % {"dept": task.transfer_to.name},
+            code="transfer_pending",
+        )
+
+
+def _ensure_transfer_pending(task: Task) -> None:
+    if task.status != TaskStatus.TRANSFER_REQUESTED:
+        raise ServiceError(_("No transfer is pending on this task."), code="invalid_transition")
 
 
 def _move(task: Task, status: str) -> dict:
@@ -92,6 +124,11 @@ def issue_targets_q(*, actor, issuer_department: Department, issuer_group: Leadi
     if issuer_group is not None:
         if not principal.is_superuser and issuer_group.pk not in principal.office_group_ids({Role.HEAD, Role.STAFF}):
             raise AccessDenied(action="issue", target=issuer_group, hidden=False)
+        office = issuer_group.seat_of(LeadingGroupRole.INFORMATION_OFFICE)
+        if office is None or office.department_id != issuer_department.pk:
+            raise ServiceError(
+                _("A leading group's tasks are issued by its information office."), field="issuer_department"
+            )
         q = Q(pk__in=LeadingGroupSeat.objects.filter(group=issuer_group).values("department_id"))
         for path in issuer_group.regions.values_list("path", flat=True):
             q |= Q(region__path__startswith=path)
@@ -123,12 +160,19 @@ def task_dispatch(
     incident=None,
     issuer_group: LeadingGroup | None = None,
     now: datetime | None = None,
+    idempotency_key: str = "",
 ) -> list[Task]:
     """Issue one task to each department (fan-out: one child task per department, one batch).
 
     A constant number of queries plus bulk statements, whatever the number of departments.
     """
     now = now or timezone.now()
+    if idempotency_key:
+        # the issuer's row serialises concurrent duplicates: the second waits, then finds the first
+        Department.objects.select_for_update().filter(pk=issuer_department.pk).first()
+        earlier = list(Task.objects.filter(issued_by=actor, dispatch_key=idempotency_key).order_by("pk"))
+        if earlier:
+            return earlier
     targets = list({d.pk: d for d in departments}.values())
     if not targets:
         raise ServiceError(_("Choose at least one department."), field="departments")
@@ -169,6 +213,7 @@ def task_dispatch(
                 deadline=deadline,
                 issued_at=now,
                 issued_by=actor,
+                dispatch_key=idempotency_key,
             )
             for pk in ids
         ]
@@ -295,7 +340,8 @@ def _notify_issued(tasks: list[Task]) -> None:
 @transaction.atomic
 def task_accept(*, actor, task: Task) -> Task:
     authorize(actor, "respond", task)
-    task = _lock(task)
+    task = _lock(task, actor, "respond")
+    _ensure_no_pending_transfer(task)
     before = _move(task, TaskStatus.ACCEPTED)
     task.accepted_at = timezone.now()
     task.save(update_fields=["status", "accepted_at"])
@@ -309,7 +355,7 @@ def task_decline(*, actor, task: Task, reason: str) -> Task:
     authorize(actor, "respond", task)
     if not reason.strip():
         raise ServiceError(_("A reason is required to decline a task."), field="reason")
-    task = _lock(task)
+    task = _lock(task, actor, "respond")
     before = _move(task, TaskStatus.DECLINED)
     task.decline_reason = reason
     task.save(update_fields=["status", "decline_reason"])
@@ -332,11 +378,15 @@ def task_request_transfer(*, actor, task: Task, to_department: Department, reaso
     authorize(actor, "respond", task)
     if not reason.strip():
         raise ServiceError(_("A reason is required to request a transfer."), field="reason")
-    task = _lock(task)
+    task = _lock(task, actor, "respond")
     if to_department.pk == task.department_id:
         raise ServiceError(_("Choose another department."), field="to_department")
     if not to_department.is_active:
         raise ServiceError(_("That department is not active."), field="to_department")
+    if not Department.objects.restrict(actor, "view").filter(pk=to_department.pk).exists():
+        raise ServiceError(
+            _("You cannot reach that department."), field="to_department", code="department_out_of_reach"
+        )
     previous = task.status
     before = _move(task, TaskStatus.TRANSFER_REQUESTED)
     task.status_before_transfer, task.transfer_to, task.transfer_reason = previous, to_department, reason
@@ -367,7 +417,8 @@ def task_request_transfer(*, actor, task: Task, to_department: Department, reaso
 def task_transfer_accept(*, actor, task: Task) -> Task:
     """The named department takes over and is accountable from now on; the deadline is unchanged."""
     authorize(actor, "take_transfer", task)
-    task = _lock(task)
+    task = _lock(task, actor, "take_transfer")
+    _ensure_transfer_pending(task)
     before = _move(task, TaskStatus.ACCEPTED)
     previous = task.department
     task.department, task.transfer_to, task.status_before_transfer = task.transfer_to, None, ""
@@ -401,7 +452,8 @@ def task_transfer_refuse(*, actor, task: Task, reason: str) -> Task:
     authorize(actor, "take_transfer", task)
     if not reason.strip():
         raise ServiceError(_("A reason is required to refuse a transfer."), field="reason")
-    task = _lock(task)
+    task = _lock(task, actor, "take_transfer")
+    _ensure_transfer_pending(task)
     refused_by = task.transfer_to
     before = _move(task, task.status_before_transfer or TaskStatus.ISSUED)
     task.transfer_to, task.status_before_transfer = None, ""
@@ -421,7 +473,8 @@ def task_transfer_refuse(*, actor, task: Task, reason: str) -> Task:
 @transaction.atomic
 def task_start(*, actor, task: Task) -> Task:
     authorize(actor, "work", task)
-    task = _lock(task)
+    task = _lock(task, actor, "work")
+    _ensure_no_pending_transfer(task)
     before = _move(task, TaskStatus.IN_PROGRESS)
     task.save(update_fields=["status"])
     _record(task, actor=actor, kind=TaskEventKind.STARTED, action="task.start", before=before)
@@ -433,7 +486,7 @@ def task_progress(*, actor, task: Task, body: str) -> TaskComment:
     authorize(actor, "work", task)
     if not body.strip():
         raise ServiceError(_("Write the progress update."), field="body")
-    task = _lock(task)
+    task = _lock(task, actor, "work")
     if task.status not in (TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS):
         raise ServiceError(_("Progress can only be reported on an accepted task."), code="invalid_transition")
     comment = TaskComment.objects.create(
@@ -469,7 +522,7 @@ def task_complete(*, actor, task: Task, result: str) -> Task:
     authorize(actor, "work", task)
     if not result.strip():
         raise ServiceError(_("Describe the result."), field="result")
-    task = _lock(task)
+    task = _lock(task, actor, "work")
     before = _move(task, TaskStatus.COMPLETED)
     task.result, task.completed_at = result, timezone.now()
     task.save(update_fields=["status", "result", "completed_at"])
@@ -491,7 +544,7 @@ def task_complete(*, actor, task: Task, result: str) -> Task:
 @transaction.atomic
 def task_verify(*, actor, task: Task) -> Task:
     authorize(actor, "control", task)
-    task = _lock(task)
+    task = _lock(task, actor, "control")
     before = _move(task, TaskStatus.VERIFIED)
     task.verified_at = timezone.now()
     task.save(update_fields=["status", "verified_at"])
@@ -505,7 +558,7 @@ def task_return(*, actor, task: Task, reason: str) -> Task:
     authorize(actor, "control", task)
     if not reason.strip():
         raise ServiceError(_("Say what is missing."), field="reason")
-    task = _lock(task)
+    task = _lock(task, actor, "control")
     before = _move(task, TaskStatus.IN_PROGRESS)
     task.completed_at = None
     task.save(update_fields=["status", "completed_at"])
@@ -517,7 +570,7 @@ def task_return(*, actor, task: Task, reason: str) -> Task:
 def task_reassign(*, actor, task: Task, department: Department, note: str = "") -> Task:
     """After a decline the issuer names another department; the deadline does not restart."""
     authorize(actor, "control", task)
-    task = _lock(task)
+    task = _lock(task, actor, "control")
     allowed = issue_targets_q(
         actor=actor, issuer_department=task.issuer_department, issuer_group=task.issuer_group, incident=task.incident
     )
@@ -559,7 +612,7 @@ def task_overrule(*, actor, task: Task, note: str) -> Task:
     authorize(actor, "control", task)
     if not note.strip():
         raise ServiceError(_("Explain why the decline is overruled."), field="note")
-    task = _lock(task)
+    task = _lock(task, actor, "control")
     before = _move(task, TaskStatus.ACCEPTED)
     task.accepted_at = timezone.now()
     task.save(update_fields=["status", "accepted_at"])
@@ -582,7 +635,7 @@ def task_cancel(*, actor, task: Task, reason: str) -> Task:
     authorize(actor, "control", task)
     if not reason.strip():
         raise ServiceError(_("A reason is required to cancel a task."), field="reason")
-    task = _lock(task)
+    task = _lock(task, actor, "control")
     before = _move(task, TaskStatus.CANCELLED)
     task.transfer_to = None
     task.save(update_fields=["status", "transfer_to"])
@@ -607,7 +660,7 @@ def task_dispute(*, actor, task: Task, reason: str) -> Task:
         authorize(actor, "control", task)
     if not reason.strip():
         raise ServiceError(_("A reason is required to dispute a task."), field="reason")
-    task = _lock(task)
+    task = _lock(task, actor, "respond", "control")
     office = _ruling_office(task)
     if office is None:
         raise ServiceError(_("No leading group's information office can rule on this task."), code="no_office")
@@ -633,7 +686,20 @@ def task_rule(*, actor, task: Task, department: Department | None, note: str) ->
     authorize(actor, "rule", task)
     if not note.strip():
         raise ServiceError(_("Give the grounds of the ruling."), field="note")
-    task = _lock(task)
+    task = _lock(task, actor, "rule")
+    if task.status != TaskStatus.DISPUTED:
+        raise ServiceError(_("Only a disputed task can be ruled on."), code="invalid_transition", field="status")
+    if department is not None:
+        office = _ruling_office(task)
+        allowed = issue_targets_q(
+            actor=actor,
+            issuer_department=office.department,
+            issuer_group=task.issuer_group or task.incident.leading_group,
+        )
+        if not Department.objects.filter(allowed, pk=department.pk, is_active=True).exists():
+            raise ServiceError(
+                _("You cannot task that department."), field="department", code="department_out_of_reach"
+            )
     previous = task.department
     if department is None:
         before = _move(task, TaskStatus.CANCELLED)
@@ -714,18 +780,10 @@ def _minutes(n: int):
 @transaction.atomic
 def task_escalation_step(*, task: Task, step: str, now: datetime) -> bool:
     field = STEP_FIELDS[step]
-    claimed = Task.objects.filter(
-        pk=task.pk,
-        status__in=[
-            TaskStatus.ISSUED,
-            TaskStatus.ACCEPTED,
-            TaskStatus.IN_PROGRESS,
-            TaskStatus.DECLINED,
-            TaskStatus.TRANSFER_REQUESTED,
-            TaskStatus.DISPUTED,
-        ],
-        **{f"{field}__isnull": True},
-    ).update(**{field: now})
+    # a reminder asks for acknowledgement: only while still issued (it may have been accepted since
+    # the beat job read its candidates); escalations apply to every open task
+    statuses = [TaskStatus.ISSUED] if step == TaskEventKind.REMINDED else list(OPEN_STATUSES)
+    claimed = Task.objects.filter(pk=task.pk, status__in=statuses, **{f"{field}__isnull": True}).update(**{field: now})
     if not claimed:
         return False
     args = {

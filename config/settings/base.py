@@ -162,6 +162,10 @@ SPECTACULAR_SETTINGS = {
         "ReportKindEnum": "apps.incidents.choices.ReportKind",
         "ClockKindEnum": "apps.incidents.choices.ClockKind",
         "TimelineKindEnum": "apps.incidents.choices.TimelineKind",
+        "TaskStatusEnum": "apps.tasking.choices.TaskStatus",
+        "TaskPriorityEnum": "apps.tasking.choices.Priority",
+        "TaskEventKindEnum": "apps.tasking.choices.TaskEventKind",
+        "TaskActionEnum": "apps.tasking.api.serializers.TASK_ACTIONS",
     },
 }
 
@@ -192,9 +196,26 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Notifications (docs/decisions/0006): the outbox relay publishes the delivery jobs the web
+# process committed (each commit also nudges it at once); the digest goes out every morning.
+CELERY_BEAT_SCHEDULE |= {
+    "notification-outbox-relay": {
+        "task": "apps.notifications.tasks.outbox_relay_task",
+        "schedule": 5.0,  # seconds; a run with nothing to publish costs one query
+    },
+    "notification-daily-digest": {
+        "task": "apps.notifications.tasks.digest_send_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
+}
+
 # Ledger checkpoints are signed with Ed25519 and written outside the database.
 LEDGER_SIGNING_KEY = env("LEDGER_SIGNING_KEY", default="")
 LEDGER_CHECKPOINT_DIR = Path(env("LEDGER_CHECKPOINT_DIR", default=str(VAR_DIR / "ledger-checkpoints")))
+
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+NOTIFICATIONS_SITE_URL = env("NOTIFICATIONS_SITE_URL", default="")
 
 PORTAL_NAME = _("Cross-region Emergency Collaboration Platform")
 

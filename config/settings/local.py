@@ -33,6 +33,9 @@ def _new_ed25519_key() -> str:
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or _local_secret("secret-key", lambda: secrets.token_urlsafe(50))
 LEDGER_SIGNING_KEY = env("LEDGER_SIGNING_KEY", default="") or _local_secret("ledger-signing-key", _new_ed25519_key)
+# `make run` writes e-mail to files under var/mail instead of trying an SMTP server.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

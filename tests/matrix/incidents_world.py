@@ -26,16 +26,25 @@ def reporter(w):
 @world_object("incident")
 def _incident(w):
     return services.incident_report(
-        actor=reporter(w), department=w.department, title="Target-Incident-Flood",
-        category=Category.NATURAL_DISASTER, subtype=Subtype.FLOOD, severity=Severity.III,
-        place="Alpha river bank", first_seen_at=timezone.now() - timedelta(minutes=30), regions=[w.region],
+        actor=reporter(w),
+        department=w.department,
+        title="Target-Incident-Flood",
+        category=Category.NATURAL_DISASTER,
+        subtype=Subtype.FLOOD,
+        severity=Severity.III,
+        place="Alpha river bank",
+        first_seen_at=timezone.now() - timedelta(minutes=30),
+        regions=[w.region],
     )
 
 
 @world_object("situation_report")
 def _situation_report(w):
     return services.report_submit(
-        actor=reporter(w), incident=w.incident, department=w.department, kind=ReportKind.INITIAL,
+        actor=reporter(w),
+        incident=w.incident,
+        department=w.department,
+        kind=ReportKind.INITIAL,
         text="Target-Report-Text",
     )
 
@@ -43,7 +52,14 @@ def _situation_report(w):
 @world_object("warning")
 def _warning(w):
     return services.warning_draft(
-        actor=reporter(w), issuer=w.department, region=w.region, level=WarningLevel.YELLOW,
-        title="Target-Warning", area="Alpha river bank", starts_at=timezone.now(), expected_hours=24,
-        measures="Stay away from the river", incident=w.incident,
+        actor=reporter(w),
+        issuer=w.department,
+        region=w.region,
+        level=WarningLevel.YELLOW,
+        title="Target-Warning",
+        area="Alpha river bank",
+        starts_at=timezone.now(),
+        expected_hours=24,
+        measures="Stay away from the river",
+        incident=w.incident,
     )

@@ -28,7 +28,11 @@ def _task_issuer_head(w):
 @world_object("task")
 def _task(w):
     [task] = services.task_dispatch(
-        actor=w.task_issuer_head, issuer_department=w.task_issuer, departments=[w.department],
-        title="Target-Task", deadline=timezone.now() + timedelta(hours=4), instructions="Target-Task-Instructions",
+        actor=w.task_issuer_head,
+        issuer_department=w.task_issuer,
+        departments=[w.department],
+        title="Target-Task",
+        deadline=timezone.now() + timedelta(hours=4),
+        instructions="Target-Task-Instructions",
     )
     return task

@@ -330,3 +330,363 @@ def test_incident_portal_query_count_does_not_grow_with_the_rows(budget, ceiling
 
 
 # ============================ end of the incident portal block ===============================
+
+
+# =============================================================================================
+# Tasks API lists (owned by the tasks API work). Self-contained: its own growth helpers and
+# imports, so this block and the others can change independently.
+# =============================================================================================
+
+
+def api_grow_inbox_tasks(w: World, n: int) -> None:
+    """Tasks issued to the target department (its list and its inbox); one dispatch each, so the
+    rows differ in issuer, batch and deadline like real ones."""
+    from datetime import timedelta
+
+    from apps.tasking import services as task_services
+    from tests.matrix import tasking_world  # noqa: F401  (registers `task_issuer`, `task_issuer_head`)
+
+    for i in range(n):
+        task_services.task_dispatch(
+            actor=w.task_issuer_head,
+            issuer_department=w.task_issuer,
+            departments=[w.department],
+            title=f"Inbox task {i}",
+            deadline=timezone.now() + timedelta(hours=1 + i),
+        )
+
+
+def api_grow_board_tasks(w: World, n: int) -> None:
+    """Tasks the target department issues to its neighbour (its board); the neighbour asks for the
+    first of each batch to be transferred back, so rows with `transfer_to` are on the page too."""
+    from datetime import timedelta
+
+    from apps.tasking import services as task_services
+
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    neighbour_head = w.user(State.SAME_REGION_OTHER_DEPT, Role.HEAD)
+    for i in range(n):
+        [task] = task_services.task_dispatch(
+            actor=head,
+            issuer_department=w.department,
+            departments=[w.neighbour],
+            title=f"Board task {i}",
+            deadline=timezone.now() + timedelta(hours=1 + i),
+        )
+        if i == 0:
+            task_services.task_request_transfer(
+                actor=neighbour_head, task=task, to_department=w.department, reason="Yours"
+            )
+
+
+TASK_API_BUDGETS = [
+    Budget("api:task-list", api_grow_inbox_tasks, api_count),
+    Budget("api:task-inbox", api_grow_inbox_tasks, api_count),
+    Budget("api:task-board", api_grow_board_tasks, api_count),
+]
+
+
+@pytest.mark.parametrize("budget", TASK_API_BUDGETS, ids=lambda b: b.name)
+def test_task_api_list_query_count_does_not_grow_with_the_rows(budget, world):
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # the target department's head: its inbox and its board
+    client = APIClient()
+    client.force_login(head)
+    url = reverse(budget.name)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == LARGE - SMALL, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= MAX_QUERIES, f"{budget.name}: {len(large)} queries"
+
+
+# ============================== end of the tasks API block ===================================
+
+
+# =============================================================================================
+# Task portal pages (owned by the task portal work: inbox, board, task page, scorecard).
+# Self-contained: its own growth helpers and imports, so this block and the others can change
+# independently.
+# =============================================================================================
+
+# The task page reads the task, five permission checks (respond, work, take_transfer, control,
+# rule), its history, comments and attachments, and the department choices of its forms: more
+# queries than a list, still constant.
+TASK_DETAIL_MAX_QUERIES = 25
+
+
+def portal_grow_inbox_tasks(w: World, n: int) -> None:
+    """Tasks issued to the target department; every third one overdue, every third one accepted,
+    so the page shows its badges, overdue rows and the counts for several states."""
+    from datetime import timedelta
+
+    from apps.tasking import services as task_services
+    from apps.tasking.models import Task
+    from tests.matrix import tasking_world  # noqa: F401  (registers `task_issuer`, `task_issuer_head`)
+
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    for i in range(n):
+        [task] = task_services.task_dispatch(
+            actor=w.task_issuer_head,
+            issuer_department=w.task_issuer,
+            departments=[w.department],
+            title=f"Portal inbox task {i}",
+            priority=("urgent", "high", "normal", "low")[i % 4],
+            deadline=timezone.now() + timedelta(hours=1 + i),
+        )
+        if i % 3 == 1:
+            task_services.task_accept(actor=head, task=task)
+        elif i % 3 == 2:
+            Task.objects.filter(pk=task.pk).update(deadline=timezone.now() - timedelta(minutes=i))
+
+
+def portal_grow_board_tasks(w: World, n: int) -> None:
+    """Tasks the target department issues to its neighbour; every other one is declined or has a
+    transfer requested back, so the board shows several groups and `transfer_to` rows."""
+    from datetime import timedelta
+
+    from apps.tasking import services as task_services
+
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    neighbour_head = w.user(State.SAME_REGION_OTHER_DEPT, Role.HEAD)
+    for i in range(n):
+        [task] = task_services.task_dispatch(
+            actor=head,
+            issuer_department=w.department,
+            departments=[w.neighbour],
+            title=f"Portal board task {i}",
+            deadline=timezone.now() + timedelta(hours=1 + i),
+        )
+        if i % 3 == 1:
+            task_services.task_decline(actor=neighbour_head, task=task, reason="Not ours")
+        elif i % 3 == 2:
+            task_services.task_request_transfer(
+                actor=neighbour_head, task=task, to_department=w.department, reason="Yours"
+            )
+
+
+def portal_task_history_target(w: World):
+    """The world task, accepted once (so the page offers the work forms), for the history budget."""
+    from apps.tasking import services as task_services
+    from apps.tasking.choices import TaskStatus
+    from tests.matrix import tasking_world  # noqa: F401  (registers `task`)
+
+    if w.task.status == TaskStatus.ISSUED:
+        w.task = task_services.task_accept(actor=w.user(State.IN_SCOPE, Role.HEAD), task=w.task)
+    return w.task
+
+
+def portal_grow_task_history(w: World, n: int) -> None:
+    """One progress update (a history entry and a comment) and one comment from the issuer per unit."""
+    from apps.tasking import services as task_services
+
+    task = portal_task_history_target(w)
+    worker = w.user(State.LOWER_ROLE, Role.HEAD)  # staff of the accountable department
+    for i in range(n):
+        task_services.task_progress(actor=worker, task=task, body=f"Progress {i}")
+        task_services.task_comment(actor=w.task_issuer_head, task=task, body=f"Comment {i}")
+
+
+def portal_grow_scorecard(w: World, n: int) -> None:
+    """One more department per unit, each with a task it accepted: one more scorecard row each."""
+    from datetime import timedelta
+
+    from apps.tasking import services as task_services
+
+    issuer_head = w.user(State.IN_SCOPE, Role.HEAD)
+    for _ in range(n):
+        department = f.department(region=w.region)
+        [task] = task_services.task_dispatch(
+            actor=issuer_head,
+            issuer_department=w.department,
+            departments=[department],
+            title="Scored",
+            deadline=timezone.now() + timedelta(hours=2),
+        )
+        task_services.task_accept(actor=f.member(department, Role.HEAD), task=task)
+
+
+PORTAL_TASK_BUDGETS = [
+    (Budget("portal:task-inbox", portal_grow_inbox_tasks, page_count), MAX_QUERIES),
+    (Budget("portal:task-board", portal_grow_board_tasks, page_count), MAX_QUERIES),
+    (
+        Budget(
+            "portal:task-detail",
+            portal_grow_task_history,
+            lambda r: len(r.context["events"]) + len(r.context["comments"]),
+            kwargs=lambda w: {"pk": portal_task_history_target(w).pk},
+            rows_per_unit=3,  # a progress entry in the history, the update and a comment in the comments
+        ),
+        TASK_DETAIL_MAX_QUERIES,
+    ),
+    (Budget("portal:scorecard", portal_grow_scorecard, lambda r: len(r.context["rows"])), MAX_QUERIES),
+]
+
+
+@pytest.mark.parametrize(("budget", "ceiling"), PORTAL_TASK_BUDGETS, ids=lambda b: getattr(b, "name", ""))
+def test_task_portal_query_count_does_not_grow_with_the_rows(budget, ceiling, world):
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # the target department's head: its inbox, board, task page
+    client = Client()
+    client.force_login(head)
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == (LARGE - SMALL) * budget.rows_per_unit, "the grown rows are not on the page"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= ceiling, f"{budget.name}: {len(large)} queries"
+
+
+# ============================ end of the task portal block ===================================
+
+
+# =============================================================================================
+# Notifications: the inbox, webhook endpoints and their delivery attempts, preferences (owned
+# by the notifications work). Self-contained: its own growth helpers and imports.
+# =============================================================================================
+
+
+def notif_grow_inbox(w: World, n: int) -> None:
+    """Notifications to the target department; every other one read (the reader is on the row)."""
+    from apps.notifications import services as notification_services
+    from apps.notifications.models import Notification
+
+    reader = w.user(State.LOWER_ROLE, Role.HEAD)
+    start = Notification.objects.count()
+    for i in range(start, start + n):
+        notification_services.notify(
+            departments=[w.department], kind=f"matrix.kind{i % 3}", title=f"Inbox notice {i}", key=f"qc:{i}"
+        )
+        if i % 2:
+            notification_services.notification_mark_read(
+                actor=reader, notification=Notification.objects.get(key=f"qc:{i}:{w.department.pk}")
+            )
+
+
+def notif_endpoint(w: World):
+    from apps.notifications import services as notification_services
+    from apps.notifications.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(name="QC-Endpoint").first() or notification_services.webhook_endpoint_create(
+        actor=w.admin, department=w.department, name="QC-Endpoint", url="https://hooks.example.org/qc"
+    )
+
+
+def notif_grow_endpoints(w: World, n: int) -> None:
+    from apps.notifications import services as notification_services
+
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    for i in range(n):
+        notification_services.webhook_endpoint_create(
+            actor=head, department=w.department, name=f"Hook {i}", url=f"https://hooks.example.org/{i}"
+        )
+
+
+def notif_grow_attempts(w: World, n: int) -> None:
+    """Delivery attempts to one endpoint, each for its own notification (as the worker writes them)."""
+    from apps.notifications import services as notification_services
+    from apps.notifications.models import Notification, WebhookDelivery
+
+    endpoint = notif_endpoint(w)
+    start = WebhookDelivery.objects.count()
+    for i in range(start, start + n):
+        notification_services.notify(departments=[w.department], kind="matrix.hook", title=f"N{i}", key=f"qa:{i}")
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            notification=Notification.objects.get(key=f"qa:{i}:{w.department.pk}"),
+            attempt=1,
+            status_code=200 if i % 2 else 500,
+            succeeded=bool(i % 2),
+        )
+
+
+def notif_grow_preferences(w: World, n: int) -> None:
+    from apps.notifications import services as notification_services
+    from apps.notifications.models import NotificationPreference
+
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    start = NotificationPreference.objects.filter(user=head).count()
+    notification_services.notification_preferences_set(
+        actor=head,
+        preferences=[
+            notification_services.PreferenceInput(kind=f"matrix.k{i}", email=False) for i in range(start, start + n)
+        ],
+    )
+
+
+def notif_endpoint_kwargs(w: World) -> dict:
+    return {"pk": notif_endpoint(w).pk}
+
+
+NOTIFICATION_BUDGETS = [
+    Budget("api:notification-list", notif_grow_inbox, api_count),
+    Budget("portal:notification-list", notif_grow_inbox, page_count),
+    Budget("api:notification-webhook-endpoint-list", notif_grow_endpoints, api_count),
+    Budget("portal:notification-webhook-list", notif_grow_endpoints, page_count),
+    Budget(
+        "api:notification-webhook-endpoint-deliveries", notif_grow_attempts, api_count, kwargs=notif_endpoint_kwargs
+    ),
+    Budget(
+        "portal:notification-webhook-detail",
+        notif_grow_attempts,
+        lambda r: len(r.context["deliveries"]),
+        kwargs=notif_endpoint_kwargs,
+    ),
+    Budget("api:notification-preference-list", notif_grow_preferences, lambda r: len(r.json())),
+]
+
+
+@pytest.mark.parametrize("budget", NOTIFICATION_BUDGETS, ids=lambda b: b.name)
+def test_notification_query_count_does_not_grow_with_the_rows(budget, world):
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # the target department's head: its inbox and its webhooks
+    client = APIClient() if budget.is_api else Client()
+    client.force_login(head)
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == LARGE - SMALL, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= MAX_QUERIES, f"{budget.name}: {len(large)} queries"
+
+
+# ============================ end of the notifications block =================================

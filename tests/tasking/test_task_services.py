@@ -229,3 +229,12 @@ def test_escalation_steps_happen_once_each(scene):
     assert services.tasks_escalate(now=much_later) == dict.fromkeys(counts, 0)
     kinds = list(task.events.values_list("kind", flat=True))
     assert kinds.count("reminded") == 1 and kinds.count("escalated_head") == 1 and kinds.count("escalated_group") == 1
+
+
+def test_the_same_idempotency_key_dispatches_once(scene):
+    """A double click or a retried request with the same key returns the first dispatch's tasks."""
+    first = dispatch(scene, scene["fire"], scene["transport"], idempotency_key="dispatch-1")
+    again = dispatch(scene, scene["fire"], scene["transport"], idempotency_key="dispatch-1")
+    assert [t.pk for t in again] == [t.pk for t in first]
+    assert Task.objects.filter(dispatch_key="dispatch-1").count() == 2
+    assert AuditEvent.objects.filter(action="task.dispatch").count() == 1

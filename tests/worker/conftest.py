@@ -146,6 +146,7 @@ def real_worker(request, transactional_db, broker_url, tmp_path):
         "DATABASE_URL": _test_database_url(),
         "CELERY_BROKER_URL": broker_url,
         "LEDGER_CHECKPOINT_DIR": str(checkpoint_dir),
+        "CELERY_TEST_QUEUE": queue,
         "PYTHONUNBUFFERED": "1",
     }
     cmd = [

@@ -16,3 +16,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # No pidbox queue per run: nothing controls this worker remotely, and on Redis every pidbox
 # binding would be left behind in the broker database after the worker stops.
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+# Messages the worker's own services publish (the outbox relay nudge) go to this test's queue,
+# not to a default queue nothing consumes.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TEST_QUEUE", default="celery")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -12,8 +12,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         report = demo_load()
         from apps.incidents.demo import demo_load_incidents
+        from apps.tasking.demo import demo_load_tasks
 
         report.created += demo_load_incidents()
+        report.created += demo_load_tasks()
         self.stdout.write(self.style.SUCCESS(f"Demo scenario ready ({report.created} objects created)."))
         if options["quiet"]:
             return
