@@ -4,16 +4,13 @@ Transactional tests (rows are committed, so the threads see them); each thread p
 user and Principal, waits at a barrier, acts, and closes its connection.
 """
 
-import threading
 from collections import Counter
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from apps.core.exceptions import ServiceError
 from apps.core.permissions import Role
-from apps.core.scoping import principal_for
 from apps.incidents import services
 from apps.incidents.choices import ClockStep, ReportKind, Severity
 from apps.incidents.models import Incident, PlanActivation, PlannedDispatch, ReportingClock, SituationReport
@@ -21,10 +18,9 @@ from apps.ledger.models import AuditEvent
 from apps.notifications.models import Notification
 from tests import factories as f
 from tests.incidents.world import T0, build_world, commander, initial_clock, minutes, plan, report_incident, rule
+from tests.races import fresh_user, run_together
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-JOIN_TIMEOUT = 60
 
 
 @pytest.fixture
@@ -32,36 +28,6 @@ def w(transactional_db):
     if connection.vendor != "postgresql":
         pytest.fail("race tests need PostgreSQL", pytrace=False)
     return build_world()
-
-
-def run_together(n: int, act, prepare=lambda i: None):
-    """Run `act(i, prepared)` in `n` threads released together; return ("ok", value) or ("error", exc)."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def thread(i):
-        try:
-            prepared = prepare(i)
-            barrier.wait(timeout=30)
-            results[i] = ("ok", act(i, prepared))
-        except BaseException as exc:  # reported to the test, never swallowed
-            results[i] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=thread, args=(i,), name=f"race-{i}") for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a racing thread hung (deadlock?)"
-    return results
-
-
-def fresh_user(pk):
-    user = get_user_model().objects.get(pk=pk)
-    principal_for(user)  # load the Principal before the barrier: the race is the write, not the read
-    return user
 
 
 def test_concurrent_reports_are_numbered_1_to_n_without_duplicates(w):
