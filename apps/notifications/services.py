@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from apps.core.exceptions import AccessDenied, Conflict, ServiceError
@@ -557,7 +558,12 @@ def digest_send(*, day: date | None = None) -> dict[str, int]:
         key = f"digest:{day.isoformat()}:user:{user.pk}"
         with translation.override(settings.LANGUAGE_CODE):
             subject = _one_line(
-                _("Daily digest for %(day)s: %(count)d notifications") % {"day": day, "count": len(items)}
+                ngettext(
+                    "Daily digest for %(day)s: %(count)d notification",
+                    "Daily digest for %(day)s: %(count)d notifications",
+                    len(items),
+                )
+                % {"day": day, "count": len(items)}
             )
             body = render_to_string(
                 "notifications/email/digest.txt",

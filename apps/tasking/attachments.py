@@ -143,7 +143,11 @@ def task_attach(*, actor, task: Task, uploaded_file, is_evidence: bool = False) 
     if not name:
         raise ServiceError(_("The file needs a name."), field="file")
     if uploaded_file.size > MAX_ATTACHMENT_BYTES:
-        raise ServiceError(_("A file may hold at most 10 MB."), field="file", code="file_too_large")
+        raise ServiceError(
+            _("A file may hold at most %(mb)d MB.") % {"mb": MAX_ATTACHMENT_BYTES // (1024 * 1024)},
+            field="file",
+            code="file_too_large",
+        )
     if uploaded_file.size == 0:
         raise ServiceError(_("The file is empty."), field="file")
     content_type = sniff_content_type(uploaded_file, name)

@@ -8,6 +8,7 @@ construction).
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -242,8 +243,14 @@ class RuleSerializer(serializers.Serializer):
 
 class AttachmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text=_("PNG, JPEG, PDF, plain text or CSV, XLSX or DOCX; at most %(mb)d MB.")
-        % {"mb": MAX_ATTACHMENT_BYTES // (1024 * 1024)},
+        # formatted when read, so the schema follows the language of the request
+        help_text=lazy(
+            lambda: (
+                _("PNG, JPEG, PDF, plain text or CSV, XLSX or DOCX; at most %(mb)d MB.")
+                % {"mb": MAX_ATTACHMENT_BYTES // (1024 * 1024)}
+            ),
+            str,
+        )(),
         allow_empty_file=True,  # the service refuses an empty file with its own message
     )
     is_evidence = serializers.BooleanField(

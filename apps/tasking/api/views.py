@@ -441,7 +441,11 @@ class TaskViewSet(ScopedViewSet):
         except ValueError:
             length = 0
         if length > MAX_UPLOAD_REQUEST_BYTES:
-            raise ServiceError(_("A file may hold at most 10 MB."), field="file", code="file_too_large")
+            raise ServiceError(
+                _("A file may hold at most %(mb)d MB.") % {"mb": MAX_ATTACHMENT_BYTES // (1024 * 1024)},
+                field="file",
+                code="file_too_large",
+            )
         data = self._payload(AttachmentUploadSerializer)
         attachment = task_attach(
             actor=request.user, task=task, uploaded_file=data["file"], is_evidence=data["is_evidence"]
