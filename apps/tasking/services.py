@@ -750,11 +750,7 @@ def tasks_escalate(*, now: datetime | None = None) -> dict[str, int]:
                 TaskStatus.DISPUTED,
             ]
         )
-        .filter(
-            Q(status=TaskStatus.ISSUED, reminded_at__isnull=True)
-            | Q(deadline__lte=now, escalated_head_at__isnull=True)
-            | Q(deadline__lte=now, escalated_group_at__isnull=True)
-        )
+        .filter(_due_q(now))
         .select_related("department__region", "issuer_group", "incident__leading_group")
     )
     for task in candidates.iterator(chunk_size=500):
@@ -769,6 +765,24 @@ def tasks_escalate(*, now: datetime | None = None) -> dict[str, int]:
             if at is not None and now >= at and task_escalation_step(task=task, step=step, now=now):
                 counts[step] += 1
     return counts
+
+
+def _due_q(now: datetime) -> Q:
+    """Only tasks with a step due now, in SQL (a quiet beat run reads no rows)."""
+    q = Q(deadline__lte=now, escalated_head_at__isnull=True)
+    for priority in Priority.values:
+        q |= Q(
+            priority=priority,
+            status=TaskStatus.ISSUED,
+            reminded_at__isnull=True,
+            issued_at__lte=now - _minutes(ACK_REMINDER_MINUTES[priority]),
+        )
+        q |= Q(
+            priority=priority,
+            escalated_group_at__isnull=True,
+            deadline__lte=now - _minutes(ESCALATE_GROUP_AFTER_MINUTES[priority]),
+        )
+    return q
 
 
 def _minutes(n: int):
