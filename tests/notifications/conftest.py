@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -98,11 +99,15 @@ def broker_down():
     pools = (app._pool, app.amqp._producer_pool)
     app.conf.task_always_eager = False
     app.conf.broker_url = "redis://127.0.0.1:1/0"
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it)
+    env_url = os.environ.pop("CELERY_BROKER_URL", None)
     app._pool = None
     app.amqp._producer_pool = None
     try:
         yield
     finally:
+        if env_url is not None:
+            os.environ["CELERY_BROKER_URL"] = env_url
         app.conf.update(saved)
         app._pool, app.amqp._producer_pool = pools
 
