@@ -5,7 +5,16 @@ from django.http import Http404
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
-from .exceptions import AccessDenied
+from .exceptions import AccessDenied, ServiceError
+
+POST_ONLY = ["post", "options"]  # action routes: a GET is a 405
+INVALID = 400  # a form rendered again with its errors
+
+
+def attach_error(form, exc: ServiceError) -> int:
+    """Put the service's message on the field it names; returns the status to answer with."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    return exc.status
 
 
 def hidden_lookup(request, model, field: str, value) -> None:

@@ -20,9 +20,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 
+from apps.core.csv import csv_cell
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize
-from apps.core.views import ScopedDetailView, ScopedListView, ScopedViewMixin, hidden_lookup
+from apps.core.views import (
+    INVALID,
+    POST_ONLY,
+    ScopedDetailView,
+    ScopedListView,
+    ScopedViewMixin,
+    attach_error,
+    hidden_lookup,
+)
 from apps.organizations import selectors as org_selectors
 from apps.organizations.models import Department
 
@@ -39,24 +48,6 @@ from .forms import (
     WarningDraftForm,
     style_incident_filter,
 )
-
-POST_ONLY = ["post", "options"]
-CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-INVALID = 400  # a form rendered again with its errors
-
-
-def attach_error(form, exc: ServiceError) -> int:
-    """Put the service's message on the field it names; returns the status to answer with."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    return exc.status
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ (or tab/CR) would start a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
 
 
 class ActingDepartmentMixin:

@@ -21,10 +21,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import TemplateView
 
+from apps.core.csv import csv_cell
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import authorize
-from apps.core.views import ScopedDetailView, ScopedListView, ScopedViewMixin, hidden_lookup
-from apps.incidents.views import INVALID, POST_ONLY, attach_error, csv_cell
+from apps.core.views import (
+    INVALID,
+    POST_ONLY,
+    ScopedDetailView,
+    ScopedListView,
+    ScopedViewMixin,
+    attach_error,
+    hidden_lookup,
+)
 from apps.organizations import selectors as org_selectors
 from apps.organizations.models import Department, LeadingGroup
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.core.csv import csv_cell
 from apps.core.permissions import Role
 from apps.incidents import services
-from apps.incidents.api.views import csv_cell
 from apps.incidents.choices import (
     Category,
     IncidentStatus,

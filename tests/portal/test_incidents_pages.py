@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from apps.core.csv import csv_cell
 from apps.core.permissions import Role
 from apps.incidents import services
 from apps.incidents.choices import (
@@ -28,7 +29,6 @@ from apps.incidents.choices import (
     WarningStatus,
 )
 from apps.incidents.models import Incident, PlanTaskTemplate, ResponsePlan, SituationReport, Warning
-from apps.incidents.views import csv_cell
 from apps.organizations import services as org_services
 from apps.organizations.choices import DepartmentType, LeadingGroupKind, RegionLevel
 from tests import factories as f

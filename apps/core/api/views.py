@@ -1,7 +1,9 @@
 """API base classes. Every tenant-owned endpoint derives from these; the meta-test enforces it."""
 
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 
 from apps.core.views import hidden_lookup
@@ -34,3 +36,19 @@ class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 class ScopedViewSet(ScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Read routes plus actions; writes are @action methods that call one service each."""
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Resending a request with the same key (per department) returns the first result instead of "
+    "creating a second one; for reports it overrides `idempotency_key` in the body.",
+)
+
+
+class JsonErrorsNegotiation(DefaultContentNegotiation):
+    """A download answers text/csv itself; whatever the Accept header, its errors stay JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

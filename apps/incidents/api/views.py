@@ -22,10 +22,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from apps.core.api.views import ScopedReadOnlyViewSet, ScopedViewSet
+from apps.core.api.views import IDEMPOTENCY_HEADER, JsonErrorsNegotiation, ScopedReadOnlyViewSet, ScopedViewSet
+from apps.core.csv import csv_cell
 from apps.core.views import hidden_lookup
 from apps.incidents import selectors, services
 from apps.incidents.choices import ReportKind, TimelineKind
@@ -115,22 +115,6 @@ TIMELINE_CSV_HEADER = (
     "target_id",
     "ledger_seq",
 )
-# A cell a spreadsheet would read as a formula (or as a formula after a stripped tab/CR) gets a
-# leading quote: the text shows as typed and never runs (OWASP "CSV injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
-
-
-class JsonErrorsNegotiation(DefaultContentNegotiation):
-    """The download answers text/csv itself; whatever the Accept header, its errors stay JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
 
 NO_PAGE_FILTERS = {"filter_backends": []}  # detail routes address one incident by id; no list filters
 
@@ -139,13 +123,6 @@ REPORT_PARAMETERS = [
     OpenApiParameter("kind", str, enum=ReportKind.values, description="Report kind."),
     OpenApiParameter("is_late", bool, description="Only late (or only timely) reports."),
 ]
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Resending a request with the same key (per department) returns the first result instead of "
-    "creating a second one; for reports it overrides `idempotency_key` in the body.",
-)
 
 
 def _idempotency_key(request) -> str:

@@ -32,10 +32,10 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from apps.core.api.pagination import StandardPagination
-from apps.core.api.views import ScopedViewSet, ScopedViewSetMixin
+from apps.core.api.views import IDEMPOTENCY_HEADER, JsonErrorsNegotiation, ScopedViewSet, ScopedViewSetMixin
+from apps.core.csv import csv_cell
 from apps.core.exceptions import ServiceError
 from apps.core.views import hidden_lookup
-from apps.incidents.api.views import IDEMPOTENCY_HEADER, JsonErrorsNegotiation, csv_cell
 from apps.incidents.models import Incident
 from apps.incidents.selectors import incident_list
 from apps.organizations.models import Department, LeadingGroup
