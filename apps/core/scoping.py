@@ -172,6 +172,20 @@ def authorize(user, action: str, target) -> None:
     raise AccessDenied(action=action, target=target, hidden=not visible)
 
 
+def authorize_any(user, actions, target) -> str:
+    """Like `authorize`, for a write several actions allow (the issuer *or* the department);
+    returns the first action that passes, or raises the refusal of the last one."""
+    *first, last = actions
+    for action in first:
+        try:
+            authorize(user, action, target)
+            return action
+        except AccessDenied:
+            continue
+    authorize(user, last, target)
+    return last
+
+
 def ensure_in_scope(user, obj, action: str = "view") -> None:
     """After a write, inside the transaction: the saved row must still be in the user's scope."""
     principal = principal_for(user)

@@ -1,7 +1,9 @@
 """Portal base classes. Lists and details read through a selector built on `restrict`."""
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
+from django.shortcuts import redirect
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
@@ -49,3 +51,48 @@ class ScopedDetailView(ScopedViewMixin, DetailView):
         except Http404:
             hidden_lookup(self.request, self.get_queryset().model, "pk", self.kwargs.get(self.pk_url_kwarg))
             raise
+
+
+class ObjectActionMixin:
+    """A POST on one object seen through a detail view: check the permission first (403/404),
+    read the form if the action has one, call `perform` (one service), then PRG with a message.
+    A refused form renders the detail page again with its errors; a button without fields
+    redirects back with the service's message."""
+
+    http_method_names = POST_ONLY
+    success_message = ""
+
+    def check(self) -> None:  # pragma: no cover - every base defines it
+        raise NotImplementedError
+
+    def make_form(self):
+        """The bound form of this action, or None for a button."""
+        return None
+
+    def invalid(self, form, status: int):  # pragma: no cover - every base defines it
+        raise NotImplementedError
+
+    def perform(self, form) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def done_url(self):  # pragma: no cover - every base defines it
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        self.check()
+        form = self.make_form()
+        if form is not None and not form.is_valid():
+            return self.invalid(form, INVALID)
+        try:
+            self.perform(form)
+        except ServiceError as exc:
+            if form is None:
+                messages.error(request, exc.message)
+                return redirect(self.detail_url())
+            return self.invalid(form, attach_error(form, exc))
+        messages.success(request, self.success_message)
+        return redirect(self.done_url())
+
+    def detail_url(self):  # pragma: no cover - every base defines it
+        raise NotImplementedError

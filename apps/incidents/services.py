@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop as N_
 
 from apps.core.exceptions import Conflict, ServiceError
 from apps.core.permissions import Role
-from apps.core.scoping import authorize
+from apps.core.scoping import authorize, authorize_any
 from apps.core.transitions import ensure_transition
 from apps.ledger.services import audit_record, snapshot
 from apps.notifications.services import notify
@@ -782,13 +782,7 @@ def warning_return(*, actor, warning: Warning) -> Warning:
 
 @transaction.atomic
 def warning_withdraw(*, actor, warning: Warning) -> Warning:
-    from apps.core.exceptions import AccessDenied
-
-    try:
-        authorize(actor, "review", warning)
-        action = "review"
-    except AccessDenied:
-        action = "change"
+    action = authorize_any(actor, ("review", "change"), warning)
     return _warning_move(actor=actor, warning=warning, action=action, status=WarningStatus.WITHDRAWN, verb="withdraw")
 
 

@@ -15,6 +15,7 @@ import csv
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +27,7 @@ from apps.core.scoping import authorize
 from apps.core.views import (
     INVALID,
     POST_ONLY,
+    ObjectActionMixin,
     ScopedDetailView,
     ScopedListView,
     ScopedViewMixin,
@@ -166,10 +168,9 @@ class IncidentDetailView(ScopedDetailView):
         return context
 
 
-class IncidentActionView(IncidentDetailView):
+class IncidentActionView(ObjectActionMixin, IncidentDetailView):
     """A POST on one incident. `form_class` None: a button without fields."""
 
-    http_method_names = POST_ONLY
     action = "command"
     form_class = None
     form_name = ""  # the detail page's context name of the form, to re-render it with errors
@@ -181,25 +182,16 @@ class IncidentActionView(IncidentDetailView):
     def form_kwargs(self) -> dict:
         return {"incident": self.object}
 
-    def perform(self, form) -> None:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    def make_form(self):
+        return self.form_class(self.request.POST, **self.form_kwargs()) if self.form_class else None
 
-    def post(self, request, *args, **kwargs):
-        self.object = self.get_object()
-        self.check()
-        form = self.form_class(request.POST, **self.form_kwargs()) if self.form_class else None
-        if form is not None and not form.is_valid():
-            return self.render_to_response(self.get_context_data(**{self.form_name: form}), status=INVALID)
-        try:
-            self.perform(form)
-        except ServiceError as exc:
-            if form is None:
-                messages.error(request, exc.message)
-                return redirect("portal:incident-detail", pk=self.object.pk)
-            status = attach_error(form, exc)
-            return self.render_to_response(self.get_context_data(**{self.form_name: form}), status=status)
-        messages.success(request, self.success_message)
-        return redirect("portal:incident-detail", pk=self.object.pk)
+    def invalid(self, form, status: int):
+        return self.render_to_response(self.get_context_data(**{self.form_name: form}), status=status)
+
+    def detail_url(self):
+        return reverse("portal:incident-detail", kwargs={"pk": self.object.pk})
+
+    done_url = detail_url
 
 
 class IncidentVerifyView(IncidentActionView):

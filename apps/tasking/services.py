@@ -15,7 +15,7 @@ from django.utils.translation import gettext_noop as N_
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.permissions import Role
-from apps.core.scoping import authorize, principal_for
+from apps.core.scoping import authorize, authorize_any, principal_for
 from apps.core.transitions import ensure_transition
 from apps.ledger.services import audit_record
 from apps.notifications.services import message_for, notify, notify_bulk
@@ -75,18 +75,8 @@ def _lock(task: Task, actor=None, *actions: str) -> Task:
     Task.objects.select_for_update().only("pk").get(pk=task.pk)
     task = Task.objects.select_related("department__region", "issuer_department", "transfer_to").get(pk=task.pk)
     if actions:
-        _authorize_any(actor, actions, task)
+        authorize_any(actor, actions, task)
     return task
-
-
-def _authorize_any(actor, actions, task: Task) -> None:
-    for action in actions[:-1]:
-        try:
-            authorize(actor, action, task)
-            return
-        except AccessDenied:
-            continue
-    authorize(actor, actions[-1], task)
 
 
 def _ensure_no_pending_transfer(task: Task) -> None:
@@ -654,10 +644,7 @@ def _ruling_office(task: Task):
 @transaction.atomic
 def task_dispute(*, actor, task: Task, reason: str) -> Task:
     """The accountable department (or the issuer) takes the disagreement to the information office."""
-    try:
-        authorize(actor, "respond", task)
-    except AccessDenied:
-        authorize(actor, "control", task)
+    authorize_any(actor, ("respond", "control"), task)
     if not reason.strip():
         raise ServiceError(_("A reason is required to dispute a task."), field="reason")
     task = _lock(task, actor, "respond", "control")

@@ -16,17 +16,18 @@ from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import TemplateView
 
 from apps.core.csv import csv_cell
-from apps.core.exceptions import AccessDenied, ServiceError
-from apps.core.scoping import authorize
+from apps.core.exceptions import ServiceError
+from apps.core.scoping import authorize_any
 from apps.core.views import (
     INVALID,
-    POST_ONLY,
+    ObjectActionMixin,
     ScopedDetailView,
     ScopedListView,
     ScopedViewMixin,
@@ -228,48 +229,30 @@ class TaskDetailView(ScopedDetailView):
         return context
 
 
-class TaskActionView(TaskDetailView):
+class TaskActionView(ObjectActionMixin, TaskDetailView):
     """A POST on one task. The form of the same name in FORMS, if any, is read after the check."""
 
-    http_method_names = POST_ONLY
     action = ""
     success_message = gettext_lazy("Saved.")
 
     def check(self) -> None:
         """403 (visible) or 404 before the form is read; any of the action's permissions will do."""
-        *first, last = ACTIONS[self.action][0]
-        for permission in first:
-            try:
-                authorize(self.request.user, permission, self.object)
-            except AccessDenied:
-                continue
-            return
-        authorize(self.request.user, last, self.object)
+        authorize_any(self.request.user, ACTIONS[self.action][0], self.object)
 
-    def perform(self, form) -> None:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    def make_form(self):
+        form_class = FORMS.get(self.action)
+        return form_class(self.request.POST, user=self.request.user, task=self.object) if form_class else None
 
     def invalid(self, form, status: int):
         return self.render_to_response(self.get_context_data(**{f"{self.action}_form": form}), status=status)
 
-    def post(self, request, *args, **kwargs):
-        self.object = self.get_object()
-        self.check()
-        form_class = FORMS.get(self.action)
-        form = form_class(request.POST, user=request.user, task=self.object) if form_class else None
-        if form is not None and not form.is_valid():
-            return self.invalid(form, INVALID)
-        try:
-            self.perform(form)
-        except ServiceError as exc:
-            if form is None:
-                messages.error(request, exc.message)
-                return redirect("portal:task-detail", pk=self.object.pk)
-            return self.invalid(form, attach_error(form, exc))
-        messages.success(request, self.success_message)
-        if selectors.task_can(user=request.user, task=self.object, action="view"):
-            return redirect("portal:task-detail", pk=self.object.pk)
-        return redirect("portal:task-inbox")  # e.g. a refused transfer: the task is no longer ours
+    def detail_url(self):
+        return reverse("portal:task-detail", kwargs={"pk": self.object.pk})
+
+    def done_url(self):
+        if selectors.task_can(user=self.request.user, task=self.object, action="view"):
+            return self.detail_url()
+        return reverse("portal:task-inbox")  # e.g. a refused transfer: the task is no longer ours
 
 
 class TaskAcceptView(TaskActionView):
