@@ -49,11 +49,23 @@ def test_production_refuses_to_start_without_a_ledger_key(tmp_path):
     assert "LEDGER_SIGNING_KEY must be set" in out.stderr
 
 
+def test_production_refuses_to_start_without_a_data_encryption_key(tmp_path):
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+        "LEDGER_SIGNING_KEY": "dGVzdC1vbmx5LWxlZGdlci1zaWduaW5nLWtleS0zMmI=",
+    }
+    out = _run(["manage.py", "check"], env, tmp_path)
+    assert out.returncode != 0
+    assert "DATAPOOL_ENCRYPTION_KEYS must be set" in out.stderr
+
+
 def test_production_passes_check_deploy_with_no_warning(tmp_path):
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
         "LEDGER_SIGNING_KEY": "dGVzdC1vbmx5LWxlZGdlci1zaWduaW5nLWtleS0zMmI=",
+        "DATAPOOL_ENCRYPTION_KEYS": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     }
     out = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)

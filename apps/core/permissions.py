@@ -17,6 +17,7 @@ class Role(models.TextChoices):
 
 ALL_ROLES = frozenset(Role.values)
 HEADS = frozenset({Role.HEAD})
+STEWARDS = frozenset({Role.HEAD, Role.STEWARD})
 
 # (model label, action) -> roles allowed. Absent means: platform administrators only.
 ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -56,6 +57,21 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("tasking.task", "take_transfer"): HEADS,
     ("tasking.task", "control"): frozenset({Role.HEAD, Role.STAFF}),  # verify, return, re-assign, overrule, cancel
     ("tasking.task", "rule"): HEADS,  # the information office rules on disputes
+    # the data pool: metadata is discoverable by all, records belong to the owner department
+    ("organizations.department", "publish_dataset"): STEWARDS,
+    ("datapool.datastandard", "view"): ALL_ROLES,
+    ("datapool.dataset", "view"): ALL_ROLES,
+    ("datapool.dataset", "assets"): ALL_ROLES,
+    ("datapool.dataset", "read"): ALL_ROLES,  # records (the owner's staff; grants come with data access)
+    ("datapool.dataset", "report"): ALL_ROLES,  # push records through the API (integration keys are staff)
+    ("datapool.dataset", "manage"): STEWARDS,  # metadata, mappings, uploads, sync sources, sharing out
+    ("datapool.dataset", "contribute"): STEWARDS,  # share records into it (its leading group's members)
+    ("datapool.columnmapping", "view"): ALL_ROLES,
+    ("datapool.columnmapping", "manage"): STEWARDS,
+    ("datapool.ingestionjob", "view"): ALL_ROLES,
+    ("datapool.record", "view"): ALL_ROLES,
+    ("datapool.syncsource", "view"): STEWARDS,
+    ("datapool.syncsource", "manage"): STEWARDS,
 }
 
 

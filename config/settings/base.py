@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.incidents",
     "apps.tasking",
+    "apps.datapool",
     "apps.portal",
 ]
 
@@ -206,6 +207,23 @@ CELERY_BEAT_SCHEDULE |= {
     "notification-daily-digest": {
         "task": "apps.notifications.tasks.digest_send_task",
         "schedule": crontab(hour=7, minute=0),
+    },
+}
+
+# The data pool: upload limits, the database-sync schedule, and the key that encrypts the
+# connection strings of external databases (Fernet; several comma-separated keys rotate: the
+# first encrypts, all decrypt). Without one, a key is derived from SECRET_KEY (development only:
+# production refuses to start without DATAPOOL_ENCRYPTION_KEYS).
+DATAPOOL_MAX_UPLOAD_MB = env.int("DATAPOOL_MAX_UPLOAD_MB", default=512)
+DATAPOOL_MAX_XLSX_UNPACKED_MB = env.int("DATAPOOL_MAX_XLSX_UNPACKED_MB", default=1024)
+DATAPOOL_MAX_XLSX_CELLS = env.int("DATAPOOL_MAX_XLSX_CELLS", default=50_000_000)
+DATAPOOL_MAX_BATCH_RECORDS = env.int("DATAPOOL_MAX_BATCH_RECORDS", default=10_000)
+DATAPOOL_ENCRYPTION_KEYS = env.list("DATAPOOL_ENCRYPTION_KEYS", default=[])
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads spool to a temporary file, never to memory
+CELERY_BEAT_SCHEDULE |= {
+    "datapool-sync-due": {
+        "task": "apps.datapool.tasks.sync_due_task",
+        "schedule": crontab(minute="*"),
     },
 }
 

@@ -12,6 +12,11 @@ if len(SECRET_KEY) < 50:
 LEDGER_SIGNING_KEY = env("LEDGER_SIGNING_KEY", default="")
 if not LEDGER_SIGNING_KEY:
     raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be set in production (base64 Ed25519 seed).")
+DATAPOOL_ENCRYPTION_KEYS = env.list("DATAPOOL_ENCRYPTION_KEYS", default=[])
+if not DATAPOOL_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "DATAPOOL_ENCRYPTION_KEYS must be set in production (Fernet keys, comma-separated; the first encrypts)."
+    )
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)

@@ -1,0 +1,224 @@
+"""Read an uploaded file as rows: CSV (UTF-8 or GB18030/GBK, detected), Excel (.xlsx) or JSON
+lines. The format is decided by content, never by the file name; every reader streams, so a
+200 MB file never sits in memory.
+
+`open_source(binary_file)` returns a `Source` whose `header` lists the columns and whose
+`rows()` yields `(line_number, {column: value})`, or `(line_number, None)` for a line that cannot
+be a row (wrong column count, not a JSON object) so the caller can reject it with its line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from .choices import SourceFormat
+from .errors import LoadError
+
+SAMPLE_BYTES = 64 * 1024
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def _limit(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def detect_encoding(sample: bytes) -> str:
+    """'utf-8-sig' or 'gb18030' (a superset of GBK and GB2312), or LoadError('encoding')."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise LoadError("encoding", line=1)
+    for encoding in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        try:
+            decoder.decode(sample, final=False)  # a sample may end inside a character
+            return "utf-8-sig" if encoding == "utf-8" else encoding
+        except UnicodeDecodeError:
+            continue
+    line = sample[: _first_bad_offset(sample)].count(b"\n") + 1
+    raise LoadError("encoding", line=line)
+
+
+def _first_bad_offset(sample: bytes) -> int:
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
+
+
+def sniff_format(sample: bytes) -> str:
+    if sample.startswith(b"PK\x03\x04"):
+        return SourceFormat.XLSX
+    text = sample.lstrip(codecs.BOM_UTF8).lstrip()
+    if not text:
+        raise LoadError("empty")
+    if b"\x00" in sample[:4096]:
+        raise LoadError("format")
+    if text.startswith(b"{"):
+        return SourceFormat.JSONL
+    return SourceFormat.CSV
+
+
+@dataclass
+class Source:
+    format: str
+    encoding: str = ""
+    header: list = field(default_factory=list)
+    rows_expected: int = 0
+    _rows: object = None
+
+    def rows(self):
+        return self._rows
+
+
+def open_source(binary, size: int) -> Source:
+    """Open `binary` (a seekable binary file of `size` bytes) and read its header."""
+    if size == 0:
+        raise LoadError("empty")
+    max_mb = _limit("DATAPOOL_MAX_UPLOAD_MB", 512)
+    if size > max_mb * 1024 * 1024:
+        raise LoadError("too_large", limit=max_mb)
+    binary.seek(0)
+    sample = binary.read(SAMPLE_BYTES)
+    binary.seek(0)
+    kind = sniff_format(sample)
+    if kind == SourceFormat.XLSX:
+        return _open_xlsx(binary)
+    encoding = detect_encoding(sample)
+    lines_in_sample = max(1, sample.count(b"\n"))
+    expected = int(size / (len(sample) / lines_in_sample)) if len(sample) < size else lines_in_sample
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
+    if kind == SourceFormat.JSONL:
+        return Source(SourceFormat.JSONL, encoding, [], expected, _jsonl_rows(text))
+    return _open_csv(text, encoding, sample, expected)
+
+
+def _decoding(rows, position):
+    """Re-raise a decoding error in the middle of a file as LoadError with its line."""
+    try:
+        yield from rows
+    except UnicodeDecodeError:
+        raise LoadError("encoding", line=position() + 1) from None
+
+
+def _open_csv(text, encoding: str, sample: bytes, expected: int) -> Source:
+    try:
+        first = sample.decode(encoding, errors="ignore").splitlines()[0]
+        dialect = csv.Sniffer().sniff(first, delimiters=",\t;|")
+        delimiter = dialect.delimiter
+    except (csv.Error, IndexError):
+        delimiter = ","
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise LoadError("empty") from None
+    except UnicodeDecodeError:
+        raise LoadError("encoding", line=1) from None
+    header = [h.strip() for h in header]
+    if not header or any(not h for h in header) or len(set(header)) != len(header):
+        raise LoadError("header")
+    width = len(header)
+
+    def rows():
+        for values in reader:
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            if len(values) != width:
+                yield reader.line_num, None, dict(zip(header, values, strict=False))
+                continue
+            yield reader.line_num, dict(zip(header, values, strict=False)), None
+
+    return Source(SourceFormat.CSV, encoding, header, max(expected - 1, 1), _decoding(rows(), lambda: reader.line_num))
+
+
+def _jsonl_rows(text):
+    line_no = 0
+
+    def rows():
+        nonlocal line_no
+        for line_no, line in enumerate(text, start=1):  # noqa: B007 - line_no is read by _decoding
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                yield line_no, None, {"line": line[:1000]}
+                continue
+            if not isinstance(obj, dict):
+                yield line_no, None, {"line": line[:1000]}
+                continue
+            yield line_no, obj, None
+
+    return _decoding(rows(), lambda: line_no)
+
+
+def _open_xlsx(binary) -> Source:
+    """Excel through openpyxl in read-only (streaming) mode, after checking the archive does not
+    unpack to far more than it weighs (a zip bomb)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    limit_mb = _limit("DATAPOOL_MAX_XLSX_UNPACKED_MB", 1024)
+    try:
+        with zipfile.ZipFile(binary) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            packed = max(1, sum(info.compress_size for info in archive.infolist()))
+    except zipfile.BadZipFile:
+        raise LoadError("format") from None
+    if unpacked > limit_mb * 1024 * 1024 or unpacked / packed > 200:
+        raise LoadError("too_large", limit=limit_mb)
+    binary.seek(0)
+    try:
+        workbook = load_workbook(binary, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise LoadError("excel", detail=str(exc)[:200]) from None
+    sheet = workbook.worksheets[0]
+    max_cells = _limit("DATAPOOL_MAX_XLSX_CELLS", 50_000_000)
+    try:
+        if (sheet.max_row or 0) * (sheet.max_column or 0) > max_cells:
+            raise LoadError("too_many_cells", limit=max_cells)
+    except (TypeError, ValueError):
+        pass
+    rows_iter = sheet.iter_rows(values_only=True)
+    header = None
+    line = 0
+    for line, values in enumerate(rows_iter, start=1):  # noqa: B007 - the header's line is kept
+        if values and any(v not in (None, "") for v in values):
+            header = ["" if v is None else str(v).strip() for v in values]
+            while header and header[-1] == "":
+                header.pop()
+            break
+    if header is None:
+        workbook.close()
+        raise LoadError("empty")
+    if any(not h for h in header) or len(set(header)) != len(header):
+        workbook.close()
+        raise LoadError("header")
+    width = len(header)
+    start = line
+
+    def rows():
+        try:
+            for number, values in enumerate(rows_iter, start=start + 1):
+                if not values or all(v in (None, "") for v in values):
+                    continue
+                cells = list(values[:width]) + [None] * (width - len(values))
+                if any(v not in (None, "") for v in values[width:]):
+                    yield number, None, dict(zip(header, cells, strict=True))
+                    continue
+                yield number, {h: ("" if v is None else v) for h, v in zip(header, cells, strict=True)}, None
+        finally:
+            workbook.close()
+
+    expected = max(1, (sheet.max_row or 1) - start)
+    return Source(SourceFormat.XLSX, "", header, expected, rows())

@@ -1,0 +1,92 @@
+"""Reads of the data pool. Everything starts from `restrict()`; records additionally require the
+`read` action on their dataset (the owner department; grants arrive with the data-access issue)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from apps.core.scoping import authorize
+
+from .models import (
+    ColumnMapping,
+    Dataset,
+    DatasetUse,
+    DataStandard,
+    IngestionJob,
+    QualityCheck,
+    Record,
+    RejectedRow,
+    Tag,
+)
+
+
+def standard_list(*, user) -> QuerySet[DataStandard]:
+    return DataStandard.objects.restrict(user, "view").prefetch_related("quality_rules", "tag_rules__tag")
+
+
+def dataset_catalog(*, user) -> QuerySet[Dataset]:
+    """Datasets whose metadata `user` may discover (never their records)."""
+    return (
+        Dataset.objects.restrict(user, "view")
+        .select_related("owner__region", "standard", "leading_group")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("code")))
+    )
+
+
+def dataset_records(*, user, dataset: Dataset) -> QuerySet[Record]:
+    """The records of `dataset` that `user` may read: AccessDenied (404) otherwise."""
+    authorize(user, "read", dataset)
+    return Record.objects.restrict(user, "view").filter(dataset=dataset).order_by("id")
+
+
+def dataset_jobs(*, user, dataset: Dataset | None = None) -> QuerySet[IngestionJob]:
+    jobs = IngestionJob.objects.restrict(user, "view").select_related("dataset", "department", "created_by")
+    return jobs.filter(dataset=dataset) if dataset is not None else jobs
+
+
+def job_rejects(*, user, job: IngestionJob) -> QuerySet[RejectedRow]:
+    authorize(user, "view", job)
+    return RejectedRow.objects.filter(job=job).order_by("line", "id")
+
+
+def dataset_mappings(*, user, dataset: Dataset) -> QuerySet[ColumnMapping]:
+    return ColumnMapping.objects.restrict(user, "view").filter(dataset=dataset)
+
+
+def quality_history(*, user, dataset: Dataset, limit: int = 60) -> list[QualityCheck]:
+    """The dataset-level scores over time (oldest first), shown before anyone requests the data."""
+    authorize(user, "view", dataset)
+    checks = QualityCheck.objects.filter(dataset=dataset, job__isnull=True).order_by("-measured_at")[:limit]
+    return list(reversed(checks))
+
+
+def asset_register(*, user) -> QuerySet[Dataset]:
+    """The asset register (数据资产): datasets of my departments (and, for an information office,
+    of its group's departments) with size, freshness, quality and use over the last 30 days."""
+    since = timezone.localdate() - timedelta(days=30)
+    return (
+        Dataset.objects.restrict(user, "assets")
+        .select_related("owner__region", "standard")
+        .annotate(
+            reads_30d=Sum("uses__reads", filter=Q(uses__day__gte=since)),
+            rows_30d=Sum("uses__rows", filter=Q(uses__day__gte=since)),
+            users_30d=Count("uses__department", filter=Q(uses__day__gte=since), distinct=True),
+        )
+        .order_by("owner__name", "title")
+    )
+
+
+def dataset_usage(*, user, dataset: Dataset, days: int = 30) -> list[dict]:
+    """Who read the dataset and how often, per department over `days` (asset register detail)."""
+    authorize(user, "assets", dataset)
+    since = timezone.localdate() - timedelta(days=days)
+    rows = (
+        DatasetUse.objects.filter(dataset=dataset, day__gte=since)
+        .values("department_id", "department__name")
+        .annotate(reads=Sum("reads"), rows=Sum("rows"))
+        .order_by("-reads")
+    )
+    return list(rows)
