@@ -67,3 +67,13 @@ class ScopedModelAdmin(admin.ModelAdmin):
             denial_record(user=request.user, exc=exc)
             self.message_user(request, _("You do not have permission to perform this action."), messages.ERROR)
         return None
+
+
+class ReadOnlyScopedAdmin(ScopedModelAdmin):
+    """Operational records: read in the console, changed only through the portal/API services."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False

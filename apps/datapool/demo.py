@@ -196,6 +196,9 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛", "明", "超", "霞", "平"]
 
 
+STREETS = {"32": "南京市鼓楼区中山北路", "34": "马鞍山市雨山区湖东中路"}
+
+
 def _id_number(rng: random.Random, place: str, i: int) -> str:
     body = f"{place}{1940 + rng.randrange(80)}{1 + rng.randrange(12):02d}{1 + rng.randrange(28):02d}{i % 1000:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -213,7 +216,7 @@ def resident_rows(n: int, *, place: str = "320106", seed: int = 7, bad: int = 0)
             _id_number(rng, place, i),
             rng.choice(SURNAMES) + rng.choice(GIVEN),
             f"13{rng.randrange(10)}{rng.randrange(10**8):08d}",
-            f"南京市鼓楼区中山北路{rng.randrange(1, 400)}号{rng.randrange(1, 30)}栋",
+            f"{STREETS.get(place[:2], '南京市鼓楼区中山北路')}{rng.randrange(1, 400)}号{rng.randrange(1, 30)}栋",
             place,
             str(rng.randrange(1, 99)),
             rng.choice(["男", "女"]),
@@ -225,6 +228,56 @@ def resident_rows(n: int, *, place: str = "320106", seed: int = 7, bad: int = 0)
         broken = list(rows[1 + j * 3 % max(n, 1)])
         broken[5] = ["abc", "200", "-1"][j % 3]
         rows.append(broken)
+    return rows
+
+
+def fever_rows(residents: list[list[str]], n: int, *, seed: int = 11) -> list[list[str]]:
+    """Fever-clinic visits of `n` of the residents, their ID numbers and phones written the way
+    another department's system writes them (lower-case x, spaces, +86), so linking has work."""
+    rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
+    rows = [[f["label"] for f in FEVER_FIELDS]]
+    start = datetime(2026, 11, 20, 9, 0)
+    for i, person in enumerate(rng.sample(residents[1:], min(n, len(residents) - 1))):
+        rows.append(
+            [
+                person[0].lower(),
+                person[1],
+                f"+86 {person[2][:3]} {person[2][3:7]} {person[2][7:]}",
+                rng.choice(["鼓楼医院发热门诊", "江苏省人民医院发热门诊", "南京市第二医院发热门诊"]),
+                person[4],
+                f"{36.2 + rng.random() * 3:.1f}",
+                (start + timedelta(minutes=17 * i)).strftime("%Y-%m-%d %H:%M"),
+            ]
+        )
+    return rows
+
+
+def hazmat_rows() -> list[list[str]]:
+    rows = [[f["label"] for f in HAZMAT_FIELDS]]
+    data = [
+        (
+            "91320100MA1XXXXX1A",
+            "南京扬子石化储运有限公司",
+            "南京市江北新区化工园区方水路1号",
+            "320117",
+            "液氯",
+            "有毒",
+            "120",
+        ),
+        ("91320100MA1XXXXX2B", "南京长江化工仓储有限公司", "南京市栖霞区龙潭港路8号", "320113", "甲醇", "易燃", "800"),
+        (
+            "91320100MA1XXXXX3C",
+            "金陵新材料有限公司",
+            "南京市六合区长芦街道新华路66号",
+            "320116",
+            "硝酸铵",
+            "爆炸",
+            "35",
+        ),
+        ("91320100MA1XXXXX4D", "南京滨江氧化剂厂", "南京市浦口区桥林街道滨江路2号", "320111", "过氧化氢", "氧化", "60"),
+    ]
+    for credit, name, address, place, chemical, hazard, stock in data:
+        rows.append([credit, name, address, place, chemical, hazard, stock, "025-5888 0101"])
     return rows
 
 
@@ -247,88 +300,28 @@ def demo_load_datapool() -> int:
     def dept(name: str) -> Department | None:
         return Department.objects.filter(name=name).first()
 
+    nj_residents = resident_rows(400, place="320106", bad=6)
     plans = [
-        (
-            "南京市公安局",
-            "nj_gongan_steward",
-            "南京市鼓楼区常住人口信息",
-            "resident",
-            SourceKind.BASE,
-            Classification.SENSITIVE,
-            UpdateFrequency.DAILY,
-            ["vulnerable", "flood"],
-            None,
-            "320106",
-            400,
-            6,
-            "gb18030",
-        ),
-        (
-            "马鞍山市公安局",
-            "mas_gongan_steward",
-            "马鞍山市雨山区常住人口信息",
-            "resident",
-            SourceKind.BASE,
-            Classification.SENSITIVE,
-            UpdateFrequency.DAILY,
-            ["vulnerable"],
-            None,
-            "340504",
-            200,
-            0,
-            "utf-8",
-        ),
-        (
-            "南京市卫生健康委员会",
-            "nj_weijian_steward",
-            "南京市发热门诊就诊记录",
-            "fever-clinic",
-            SourceKind.DEPARTMENT,
-            Classification.SENSITIVE,
-            UpdateFrequency.HOURLY,
-            ["epidemic", "fever"],
-            None,
-            None,
-            0,
-            0,
-            "",
-        ),
-        (
-            "长江流域应急大数据管理中心",
-            "center_steward",
-            "长江南京—马鞍山段应急数据池",
-            "resident",
-            SourceKind.BASE,
-            Classification.SECRET,
-            UpdateFrequency.DAILY,
-            ["flood"],
-            group,
-            None,
-            0,
-            0,
-            "",
-        ),
-        (
-            "南京市应急管理局",
-            "nj_yingji_steward",
-            "南京市危险化学品企业名录",
-            "hazmat",
-            SourceKind.DEPARTMENT,
-            Classification.INTERNAL,
-            UpdateFrequency.MONTHLY,
-            ["hazardous"],
-            None,
-            None,
-            0,
-            0,
-            "",
-        ),
-    ]
-    for owner_name, username, title, std, kind, cls, freq, tag_codes, pool, place, n, bad, encoding in plans:
+        # owner, steward, title, standard, source, classification, frequency, tags, pool?, rows, encoding
+        ("南京市公安局", "nj_gongan_steward", "南京市鼓楼区常住人口信息", "resident", SourceKind.BASE,
+         Classification.SENSITIVE, UpdateFrequency.DAILY, ["vulnerable", "flood"], False, nj_residents, "gb18030"),
+        ("马鞍山市公安局", "mas_gongan_steward", "马鞍山市雨山区常住人口信息", "resident", SourceKind.BASE,
+         Classification.SENSITIVE, UpdateFrequency.DAILY, ["vulnerable"], False,
+         resident_rows(200, place="340504", seed=13), "utf-8"),
+        ("南京市卫生健康委员会", "nj_weijian_steward", "南京市发热门诊就诊记录", "fever-clinic",
+         SourceKind.DEPARTMENT, Classification.SENSITIVE, UpdateFrequency.HOURLY, ["epidemic", "fever"], False,
+         fever_rows(nj_residents, 40), "utf-8"),
+        ("长江流域应急大数据管理中心", "center_steward", "长江南京—马鞍山段应急数据池", "resident", SourceKind.BASE,
+         Classification.SECRET, UpdateFrequency.DAILY, ["flood"], True, None, ""),
+        ("南京市应急管理局", "nj_yingji_steward", "南京市危险化学品企业名录", "hazmat", SourceKind.DEPARTMENT,
+         Classification.INTERNAL, UpdateFrequency.MONTHLY, ["hazardous"], False, hazmat_rows(), "utf-8"),
+    ]  # fmt: skip
+    for owner_name, username, title, std, kind, cls, freq, tag_codes, in_pool, rows, encoding in plans:
         owner = dept(owner_name)
         actor = User.objects.filter(username=username).first()
         if owner is None or actor is None or Dataset.objects.filter(owner=owner, title=title).exists():
             continue
+        pool = group if in_pool and group is not None and group.seats.filter(department=owner).exists() else None
         dataset = services.dataset_create(
             actor=actor,
             owner=owner,
@@ -339,11 +332,11 @@ def demo_load_datapool() -> int:
             classification=cls,
             update_frequency=freq,
             tags=[tags[c] for c in tag_codes],
-            leading_group=pool if pool is not None and pool.seats.filter(department=owner).exists() else None,
+            leading_group=pool,
         )
         created += 1
-        if n:
-            data = csv_bytes(resident_rows(n, place=place, bad=bad), encoding)
+        if rows:
+            data = csv_bytes(rows, encoding)
             with transaction.atomic():
                 job = services.ingestion_submit_file(
                     actor=actor, dataset=dataset, upload=services.spool_upload(data, f"{title}.csv")

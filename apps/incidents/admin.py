@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin import ScopedModelAdmin
+from apps.core.admin import ReadOnlyScopedAdmin
 
 from .models import (
     Incident,
@@ -49,16 +49,6 @@ class ReportingRuleAdmin(admin.ModelAdmin):
         "follow_up_minutes",
         "daily_report",
     ]
-
-
-class ReadOnlyScopedAdmin(ScopedModelAdmin):
-    """Operational records: read in the console, changed only through the portal/API services."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Incident)

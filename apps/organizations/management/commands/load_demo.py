@@ -11,11 +11,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report = demo_load()
+        from apps.datapool.demo import demo_load_datapool
         from apps.incidents.demo import demo_load_incidents
         from apps.tasking.demo import demo_load_tasks
 
         report.created += demo_load_incidents()
         report.created += demo_load_tasks()
+        report.created += demo_load_datapool()
         self.stdout.write(self.style.SUCCESS(f"Demo scenario ready ({report.created} objects created)."))
         if options["quiet"]:
             return
