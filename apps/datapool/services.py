@@ -395,9 +395,15 @@ def _fail(job: IngestionJob, error: LoadError) -> None:
     _notify_finished(job)
 
 
-def ingestion_run(job_id: int, *, rows=None) -> IngestionJob | None:
+def ingestion_run(job_id: int, *, rows=None, on_success=None) -> IngestionJob | None:
     """Run one load (the Celery task's body). Idempotent: a finished job is left alone, and a
-    job whose worker died mid-load starts over (its rows were never committed)."""
+    job whose worker died mid-load starts over (its rows were never committed).
+
+    `rows` (sync, sharing): mapped rows, or a callable `rows(job, dataset)` returning them, called
+    inside the load's transaction once the dataset is locked. While they are iterated the rows
+    must not touch the default database connection (on PostgreSQL it is busy with COPY).
+    `on_success(job)` runs inside the same transaction after the rows are stored (a sync source
+    advances its cursor there, so a crash never skips or repeats rows)."""
     job = _start(job_id)
     if job is None:
         return IngestionJob.objects.filter(pk=job_id).first()
@@ -410,13 +416,46 @@ def ingestion_run(job_id: int, *, rows=None) -> IngestionJob | None:
             processor = compiled(dataset.standard)
             if rows is None:
                 rows, size = _open_rows(job, dataset)
+            elif callable(rows):
+                rows = rows(job, dataset)
             result = Loader(job, processor, _region_ids()).load(rows)
             if result.rows_read == 0:
                 raise LoadError("empty")
-            return _finish(job, dataset, result, processor)
+            job = _finish(job, dataset, result, processor)
+            if on_success is not None:
+                on_success(job)
+            return job
     except LoadError as exc:
         _fail(job, exc)
         return IngestionJob.objects.get(pk=job.pk)
+    except Exception:
+        # a bug or a database error: nothing was committed; say so instead of leaving it "running"
+        log.exception("ingestion job %s crashed", job.pk)
+        _fail(job, LoadError("crashed"))
+        return IngestionJob.objects.get(pk=job.pk)
+
+
+STALE_QUEUED = timezone.timedelta(minutes=10)
+STALE_RUNNING = timezone.timedelta(hours=2)  # longer than the task's hard time limit
+
+
+def jobs_resume(*, now=None) -> int:
+    """Re-enqueue loads whose message was lost (queued too long) or whose worker vanished without
+    a redelivery (running past the time limit). `ingestion_run` starts them over or fails them
+    after MAX_ATTEMPTS. Beat runs this every few minutes."""
+    from django.db.models import Q
+
+    from .tasks import ingestion_run_task
+
+    now = now or timezone.now()
+    stale = IngestionJob.objects.filter(
+        Q(status=JobStatus.QUEUED, created_at__lt=now - STALE_QUEUED)
+        | Q(status=JobStatus.RUNNING, started_at__lt=now - STALE_RUNNING)
+    ).exclude(channel__in=[Channel.SYNC, Channel.SHARE])
+    ids = list(stale.values_list("pk", flat=True)[:100])
+    for pk in ids:
+        ingestion_run_task.delay(pk)
+    return len(ids)
 
 
 def _open_rows(job: IngestionJob, dataset: Dataset):

@@ -40,3 +40,10 @@ def share_run_task(job_id: int) -> str:
 
     job = share_run(job_id=job_id)
     return job.status if job is not None else "missing"
+
+
+@shared_task
+def jobs_resume_task() -> int:
+    from .services import jobs_resume
+
+    return jobs_resume()

@@ -225,6 +225,10 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "apps.datapool.tasks.sync_due_task",
         "schedule": crontab(minute="*"),
     },
+    "datapool-jobs-resume": {
+        "task": "apps.datapool.tasks.jobs_resume_task",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # Ledger checkpoints are signed with Ed25519 and written outside the database.
