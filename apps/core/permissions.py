@@ -72,6 +72,21 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("datapool.record", "view"): ALL_ROLES,
     ("datapool.syncsource", "view"): STEWARDS,
     ("datapool.syncsource", "manage"): STEWARDS,
+    # on-demand data access: requests, approvals, grants, break-glass, demands, subscriptions
+    ("organizations.department", "request_data"): STEWARDS,
+    ("organizations.department", "emergency_access"): HEADS,
+    ("access.datarequest", "view"): ALL_ROLES,
+    ("access.datarequest", "edit"): STEWARDS,  # submit, withdraw
+    ("access.datarequest", "decide_owner"): HEADS,
+    ("access.datarequest", "decide_office"): HEADS,
+    ("access.datagrant", "view"): ALL_ROLES,
+    ("access.datagrant", "use"): ALL_ROLES,
+    ("access.datagrant", "revoke"): HEADS,
+    ("access.datagrant", "review"): HEADS,
+    ("access.datademand", "view"): ALL_ROLES,
+    ("access.datademand", "edit"): STEWARDS,
+    ("access.subscription", "view"): ALL_ROLES,
+    ("access.subscription", "edit"): STEWARDS,
 }
 
 

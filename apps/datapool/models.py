@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase
 
 from apps.core.permissions import Role
 from apps.core.scoping import NOTHING, ScopedModel
@@ -154,6 +155,7 @@ class Dataset(ScopedModel):
         verbose_name_plural = _("datasets")
         ordering = ["title", "id"]
         constraints = [models.UniqueConstraint(fields=["owner", "title"], name="dataset_unique_title_per_owner")]
+        permissions = [("read_dataset", "Can read the records of dataset")]
 
     def __str__(self) -> str:
         return self.title
@@ -170,7 +172,12 @@ class Dataset(ScopedModel):
             return ~Q(classification=Classification.SECRET) | _owner_or_office_q(principal, roles, "owner")
         if action == "assets":  # the asset register: usage and size, for the owner and the office
             return _owner_or_office_q(principal, roles, "owner")
-        if action in ("manage", "read"):
+        if action == "read":  # records: the owner, or a department holding a grant valid right now
+            from apps.access.selectors import granted_dataset_q
+
+            mine = principal.department_ids(roles)
+            return Q(owner_id__in=mine) | granted_dataset_q(mine)
+        if action == "manage":
             return Q(owner_id__in=principal.department_ids(roles))
         if action == "contribute":  # share records into it: the owner, or a member of its pool's group
             q = Q(owner_id__in=principal.department_ids(roles))
@@ -376,9 +383,26 @@ class Record(ScopedModel):
 
     @classmethod
     def scope_q(cls, principal, action, roles) -> Q:
-        if action == "view":
-            return Q(dataset__owner_id__in=principal.department_ids(roles))
+        if action == "view":  # the owner's records, and the rows a valid grant opens (its filter)
+            from apps.access.selectors import granted_records_q
+
+            mine = principal.department_ids(roles)
+            return Q(dataset__owner_id__in=mine) | granted_records_q(mine)
         return NOTHING
+
+
+class DatasetGroupObjectPermission(GroupObjectPermissionBase):
+    """guardian's direct-FK table: `read_dataset` for a grantee department's group. Created and
+    removed only by the data-access services; a read also needs the grant itself to be valid."""
+
+    content_object = models.ForeignKey(Dataset, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = _("dataset access permission")
+        verbose_name_plural = _("dataset access permissions")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "permission", "content_object"], name="dataset_group_perm_unique")
+        ]
 
 
 class RecordLink(models.Model):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from apps.core.exceptions import AccessDenied
 from apps.core.scoping import authorize
 
 from .models import (
@@ -37,8 +38,12 @@ def dataset_catalog(*, user) -> QuerySet[Dataset]:
 
 
 def dataset_records(*, user, dataset: Dataset) -> QuerySet[Record]:
-    """The records of `dataset` that `user` may read: AccessDenied (404) otherwise."""
-    authorize(user, "read", dataset)
+    """The records of `dataset` that `user` may read: AccessDenied (404) otherwise, even when the
+    catalog shows the dataset (its records are not the user's to know about)."""
+    try:
+        authorize(user, "read", dataset)
+    except AccessDenied as exc:
+        raise AccessDenied(action="read", target=dataset, hidden=True) from exc
     return Record.objects.restrict(user, "view").filter(dataset=dataset).order_by("id")
 
 

@@ -84,8 +84,9 @@ DEFAULT_INITIAL_MINUTES = {Severity.I: 240, Severity.II: 240, Severity.III: 480,
 def _timeline(
     incident: Incident, kind: str, message: str, args: dict | None = None, event=None, target=None, at=None
 ) -> TimelineEntry:
-    """`message` is a source text marked with gettext_noop; it is rendered for each reader."""
-    return TimelineEntry.objects.create(
+    """`message` is a source text marked with gettext_noop; it is rendered for each reader.
+    Departments following the incident (data-access subscriptions) are told of every entry."""
+    entry = TimelineEntry.objects.create(
         incident=incident,
         occurred_at=at or (event.created_at if event is not None else timezone.now()),
         kind=kind,
@@ -97,6 +98,10 @@ def _timeline(
         ledger_seq=event.seq if event is not None else None,
         actor_name=event.actor_name if event is not None else "",
     )
+    from apps.access.services import subscribers_notify_incident
+
+    subscribers_notify_incident(incident, entry.summary, key=f"timeline:{entry.pk}")
+    return entry
 
 
 def reporting_rule(severity: int) -> ReportingRule:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.incidents",
     "apps.tasking",
     "apps.datapool",
+    "apps.access",
     "apps.portal",
 ]
 
@@ -224,6 +225,10 @@ CELERY_BEAT_SCHEDULE |= {
     "datapool-sync-due": {
         "task": "apps.datapool.tasks.sync_due_task",
         "schedule": crontab(minute="*"),
+    },
+    "access-grants-sweep": {
+        "task": "apps.access.tasks.grants_sweep_task",
+        "schedule": crontab(minute="*/5"),
     },
     "datapool-jobs-resume": {
         "task": "apps.datapool.tasks.jobs_resume_task",

@@ -11,6 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report = demo_load()
+        from apps.access.demo import demo_load_access
         from apps.datapool.demo import demo_load_datapool
         from apps.incidents.demo import demo_load_incidents
         from apps.tasking.demo import demo_load_tasks
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         report.created += demo_load_incidents()
         report.created += demo_load_tasks()
         report.created += demo_load_datapool()
+        report.created += demo_load_access()
         self.stdout.write(self.style.SUCCESS(f"Demo scenario ready ({report.created} objects created)."))
         if options["quiet"]:
             return

@@ -1,0 +1,128 @@
+"""Reads of data access, and the two pieces of the permission path that grants contribute.
+
+`granted_dataset_q` and `granted_records_q` are called from `Dataset.scope_q("read")` and
+`Record.scope_q("view")`: a department reads another department's records only while a grant is
+valid *at this moment* (started, not expired, not revoked, its incident not closed) AND the
+guardian permission that backs it exists. Expiry is therefore enforced by every query, not by
+the sweep; the sweep only tidies the guardian rows.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.core.exceptions import AccessDenied
+from apps.core.scoping import NOTHING, authorize
+
+from .masking import Presenter, owner_presenter
+from .models import DataDemand, DataGrant, DataRequest, Subscription
+from .rowfilter import to_q
+
+READ_CODENAME = "read_dataset"
+
+
+def _backed(department_ids) -> QuerySet:
+    """Dataset ids whose `read_dataset` guardian permission is held by these departments' groups."""
+    from apps.datapool.models import DatasetGroupObjectPermission
+
+    return DatasetGroupObjectPermission.objects.filter(
+        group__department__id__in=department_ids, permission__codename=READ_CODENAME
+    ).values("content_object_id")
+
+
+def active_grants(department_ids, now=None) -> QuerySet[DataGrant]:
+    """Grants valid now for these departments and backed by their guardian permission."""
+    if not department_ids:
+        return DataGrant.objects.none()
+    return DataGrant.objects.filter(
+        DataGrant.active_q(now), department_id__in=department_ids, dataset_id__in=_backed(department_ids)
+    )
+
+
+def granted_dataset_q(department_ids) -> Q:
+    if not department_ids:
+        return NOTHING
+    return Q(pk__in=active_grants(department_ids).values("dataset_id"))
+
+
+def granted_records_q(department_ids) -> Q:
+    """Rows opened by every valid grant of these departments: its dataset AND its row filter."""
+    q = NOTHING
+    for dataset_id, row_filter in active_grants(department_ids).values_list("dataset_id", "row_filter"):
+        q |= Q(dataset_id=dataset_id) & to_q(row_filter)
+    return q
+
+
+def grant_for_reading(*, user, dataset, now=None) -> DataGrant | None:
+    """The grant through which `user` reads `dataset` (None for the owner department, who reads
+    whole records). AccessDenied (404) when neither holds right now."""
+    from apps.core.scoping import principal_for
+
+    try:
+        authorize(user, "read", dataset)
+    except AccessDenied as exc:  # the catalog shows the dataset, but its records answer 404
+        raise AccessDenied(action="read", target=dataset, hidden=True) from exc
+    principal = principal_for(user)
+    mine = principal.department_ids() if principal else set()
+    if principal is not None and (principal.is_superuser or dataset.owner_id in mine):
+        return None
+    grants = active_grants(mine, now).filter(dataset=dataset).order_by("-valid_until", "-id")
+    return grants.select_related("incident").first()
+
+
+def presenter_for(grant: DataGrant | None, dataset) -> Presenter:
+    if grant is None:
+        return owner_presenter(dataset.standard)
+    return Presenter(dataset.standard, grant.fields, grant.masked_fields)
+
+
+def grant_records(*, user, dataset, grant: DataGrant | None):
+    """The records `user` may read of `dataset` under `grant` (row filter applied)."""
+    from apps.datapool.models import Record
+
+    records = Record.objects.restrict(user, "view").filter(dataset=dataset)
+    if grant is not None:
+        records = records.filter(to_q(grant.row_filter))
+    return records.order_by("id")
+
+
+def request_list(*, user) -> QuerySet[DataRequest]:
+    return DataRequest.objects.restrict(user, "view").select_related(
+        "department__region", "dataset__owner", "dataset__standard", "incident", "created_by"
+    )
+
+
+def approval_queue(*, user) -> QuerySet[DataRequest]:
+    """Submitted requests waiting for a decision I may take (owner head or information office)."""
+    owner = DataRequest.objects.restrict(user, "decide_owner").values("pk")
+    office = DataRequest.objects.restrict(user, "decide_office").values("pk")
+    return request_list(user=user).filter(Q(pk__in=owner) | Q(pk__in=office), status="submitted")
+
+
+def grant_list(*, user) -> QuerySet[DataGrant]:
+    return DataGrant.objects.restrict(user, "view").select_related(
+        "department__region", "dataset__owner", "dataset__standard", "incident", "request"
+    )
+
+
+def my_grants(*, user, now=None) -> QuerySet[DataGrant]:
+    """Grants my departments hold and may use right now (for "my grants, time left")."""
+    from apps.core.scoping import principal_for
+
+    principal = principal_for(user)
+    mine = principal.department_ids() if principal else set()
+    now = now or timezone.now()
+    return grant_list(user=user).filter(DataGrant.active_q(now), department_id__in=mine)
+
+
+def demand_board(*, user) -> QuerySet[DataDemand]:
+    return (
+        DataDemand.objects.restrict(user, "view")
+        .select_related("department__region", "incident")
+        .prefetch_related("tags")
+    )
+
+
+def subscription_list(*, user) -> QuerySet[Subscription]:
+    return Subscription.objects.restrict(user, "view").select_related("dataset", "incident", "department")
