@@ -86,6 +86,9 @@ def dataset_create(
     )
     if tags:
         dataset.tags.set(tags)
+    from apps.access.services import demand_suggest_for
+
+    transaction.on_commit(lambda: demand_suggest_for(dataset))  # 匹配供求: tell open demands it fits
     audit_record(
         actor=actor,
         action="dataset.create",
@@ -528,10 +531,16 @@ def _finish_duplicate(job: IngestionJob, duplicate: IngestionJob) -> IngestionJo
 
 
 def _after_load(job: IngestionJob) -> None:
+    from apps.access.services import subscribers_notify_load
+
     from .tasks import links_build_task
 
     links_build_task.delay(job.pk)
     _notify_finished(job)
+    try:
+        subscribers_notify_load(job)
+    except Exception:  # a notification never undoes a load
+        log.exception("could not notify the followers of dataset %s", job.dataset_id)
 
 
 def _notify_finished(job: IngestionJob) -> None:
