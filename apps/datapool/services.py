@@ -88,7 +88,8 @@ def dataset_create(
         dataset.tags.set(tags)
     from apps.access.services import demand_suggest_for
 
-    transaction.on_commit(lambda: demand_suggest_for(dataset))  # 匹配供求: tell open demands it fits
+    # 匹配供求: tell the open demands it fits (robust: a failed notice never fails the publication)
+    transaction.on_commit(lambda: demand_suggest_for(dataset), robust=True)
     audit_record(
         actor=actor,
         action="dataset.create",
