@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("apps.incidents.api.urls")),
     path("", include("apps.notifications.api.urls")),
     path("", include("apps.tasking.api.urls")),
+    path("", include("apps.datapool.api.urls")),
+    path("", include("apps.access.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

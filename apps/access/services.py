@@ -233,6 +233,14 @@ def request_withdraw(*, actor, request: DataRequest, reason: str = "") -> DataRe
     return req
 
 
+def request_next_stage(*, user, request: DataRequest, decided: set[str] | None = None) -> tuple[str, Department]:
+    """The stage `user` would decide next on `request`, and for which department; ServiceError
+    saying who is awaited otherwise. Reads only (the portal asks it to offer the right forms)."""
+    if decided is None:
+        decided = set(request.approvals.values_list("stage", flat=True))
+    return _stage_for(user, request, decided)
+
+
 def _stage_for(actor, req: DataRequest, decided: set[str]) -> tuple[str, Department]:
     """The next stage this actor may decide, and the department they decide for."""
     from apps.core.permissions import Role
@@ -459,6 +467,11 @@ def emergency_access_open(
             _("Emergency access lasts 1 to %(max)d hours.") % {"max": EMERGENCY_MAX_HOURS}, field="hours"
         )
     now = timezone.now()
+    Department.objects.select_for_update().filter(pk=department.pk).first()  # serialises double clicks
+    open_already = active_grants({department.pk}, now).filter(dataset=dataset, incident=incident, is_emergency=True)
+    existing = open_already.order_by("-valid_until").first()
+    if existing is not None:
+        return existing  # one break-glass per department, dataset and incident at a time
     grant = _grant_create(
         actor,
         department=department,
@@ -470,7 +483,14 @@ def emergency_access_open(
         incident=incident,
         valid_from=now,
         valid_until=now + timedelta(hours=hours),
-        approved_by=[{"stage": "emergency", "user": actor.pk, "name": actor.get_username(), "at": now.isoformat()}],
+        approved_by=[
+            {
+                "stage": "emergency",
+                "user": actor.pk,
+                "name": actor.display_name or actor.get_username(),
+                "at": now.isoformat(),
+            }
+        ],
         is_emergency=True,
         justification=justification.strip(),
     )
@@ -641,6 +661,10 @@ def demand_post(
 
         if not DataStandard.objects.filter(code=standard_code).exists():
             raise ServiceError(_("Unknown standard."), field="standard_code")
+    Department.objects.select_for_update().filter(pk=department.pk).first()  # serialises double posts
+    same = DataDemand.objects.filter(department=department, title=title.strip(), status="open").first()
+    if same is not None:
+        return same  # the same need posted twice is one demand
     demand = DataDemand.objects.create(
         department=department,
         title=title.strip(),

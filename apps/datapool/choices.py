@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SourceKind(models.TextChoices):
@@ -58,10 +59,10 @@ class Channel(models.TextChoices):
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
+    QUEUED = "queued", pgettext_lazy("load status", "Queued")
+    RUNNING = "running", pgettext_lazy("load status", "Running")
+    SUCCEEDED = "succeeded", pgettext_lazy("load status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("load status", "Failed")
 
 
 class SourceFormat(models.TextChoices):

@@ -177,7 +177,7 @@ class Dataset(ScopedModel):
 
             mine = principal.department_ids(roles)
             return Q(owner_id__in=mine) | granted_dataset_q(mine)
-        if action == "manage":
+        if action in ("manage", "report"):  # report: push records through the API (staff, integration keys)
             return Q(owner_id__in=principal.department_ids(roles))
         if action == "contribute":  # share records into it: the owner, or a member of its pool's group
             q = Q(owner_id__in=principal.department_ids(roles))

@@ -20,8 +20,25 @@ from .models import (
     QualityCheck,
     Record,
     RejectedRow,
+    SyncSource,
     Tag,
 )
+
+
+def sync_source_list(*, user) -> QuerySet[SyncSource]:
+    """Sync sources `user` may see (the owner department's heads and stewards)."""
+    return (
+        SyncSource.objects.restrict(user, "view")
+        .select_related("dataset__standard")
+        .order_by("dataset_id", "name", "id")
+    )
+
+
+def tag_list(*, user) -> QuerySet[Tag]:
+    """The tag vocabulary (标识): labels, no tenant data; any authenticated member of staff."""
+    from apps.core.scoping import principal_for
+
+    return Tag.objects.order_by("code") if principal_for(user) is not None else Tag.objects.none()
 
 
 def standard_list(*, user) -> QuerySet[DataStandard]:

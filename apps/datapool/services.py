@@ -16,7 +16,7 @@ import tempfile
 import orjson
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -200,11 +200,18 @@ def _hash_file(fileobj) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
+def _submitted_columns(job: IngestionJob) -> dict:
+    """The mapping as submitted ({} = guess from the header), not as resolved by the run."""
+    options = job.options if isinstance(job.options, dict) else {}
+    return options.get("submitted_columns", job.columns)
+
+
 def _previous_load(dataset: Dataset, sha256: str, columns: dict) -> IngestionJob | None:
+    """An earlier successful load of the same bytes with the same submitted mapping."""
     for job in IngestionJob.objects.filter(dataset=dataset, sha256=sha256, status=JobStatus.SUCCEEDED).exclude(
         options__has_key="duplicate_of"
     ):
-        if job.columns == columns:
+        if _submitted_columns(job) == columns:
             return job
     return None
 
@@ -212,7 +219,13 @@ def _previous_load(dataset: Dataset, sha256: str, columns: dict) -> IngestionJob
 def _replayed(dataset: Dataset, channel: str, key: str) -> IngestionJob | None:
     if not key:
         return None
-    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()  # serialises duplicates
+    # Serialise submissions of the same key until commit. Not by locking the dataset row: a running
+    # load of the dataset holds it, and an API batch would wait for the whole load.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{dataset.pk}:{channel}:{key}"])
+    else:
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
     return IngestionJob.objects.filter(dataset=dataset, channel=channel, idempotency_key=key).first()
 
 
@@ -288,6 +301,7 @@ def ingestion_submit_file(
         sha256=sha256,
         mapping=mapping,
         columns=columns,
+        options={"submitted_columns": columns},
         idempotency_key=idempotency_key,
     )
     upload.seek(0)
@@ -413,8 +427,17 @@ def ingestion_run(job_id: int, *, rows=None, on_success=None) -> IngestionJob | 
         return IngestionJob.objects.filter(pk=job_id).first()
     try:
         with transaction.atomic():
-            dataset = Dataset.objects.select_for_update().select_related("standard").get(pk=job.dataset_id)
-            duplicate = _previous_load(dataset, job.sha256, job.columns) if job.channel == Channel.UPLOAD else None
+            # NO KEY UPDATE: loads of one dataset still queue behind each other, but a submission's
+            # foreign-key check (KEY SHARE, at its commit) no longer waits for a running load
+            dataset = Dataset.objects.select_for_update(no_key=True).select_related("standard").get(pk=job.dataset_id)
+            if IngestionJob.objects.filter(pk=job.pk).values_list("status", "attempts").first() != (
+                JobStatus.RUNNING,
+                job.attempts,
+            ):
+                return IngestionJob.objects.get(pk=job.pk)  # a duplicate delivery: another attempt took over
+            duplicate = (
+                _previous_load(dataset, job.sha256, _submitted_columns(job)) if job.channel == Channel.UPLOAD else None
+            )
             if duplicate is not None and duplicate.pk != job.pk:
                 return _finish_duplicate(job, duplicate)
             processor = compiled(dataset.standard)
@@ -455,11 +478,13 @@ def jobs_resume(*, now=None) -> int:
     stale = IngestionJob.objects.filter(
         Q(status=JobStatus.QUEUED, created_at__lt=now - STALE_QUEUED)
         | Q(status=JobStatus.RUNNING, started_at__lt=now - STALE_RUNNING)
-    ).exclude(channel__in=[Channel.SYNC, Channel.SHARE])
-    ids = list(stale.values_list("pk", flat=True)[:100])
-    for pk in ids:
-        ingestion_run_task.delay(pk)
-    return len(ids)
+    ).exclude(channel=Channel.SYNC)  # a source's next run (beat or "run now") takes its job over
+    from .tasks import share_run_task
+
+    rows = list(stale.values_list("pk", "channel")[:100])
+    for pk, channel in rows:
+        (share_run_task if channel == Channel.SHARE else ingestion_run_task).delay(pk)
+    return len(rows)
 
 
 def _open_rows(job: IngestionJob, dataset: Dataset):
@@ -482,9 +507,9 @@ def _open_rows(job: IngestionJob, dataset: Dataset):
         raise LoadError("missing_columns", fields=", ".join(missing))
     options = dict(job.options or {})
     options.setdefault("rows_expected", source.rows_expected)
-    IngestionJob.objects.filter(pk=job.pk).update(
-        source_format=source.format, encoding=source.encoding, columns=columns, options=options
-    )
+    # Not written here: the job row would stay locked by the load's transaction until it ends, and
+    # its progress could not be seen. The loader's progress connection writes these at once, and
+    # _finish with the final state.
     job.source_format, job.encoding, job.columns, job.options = source.format, source.encoding, columns, options
     return _mapped_rows(source.rows(), columns), job.size_bytes
 
@@ -495,6 +520,10 @@ def _finish(job: IngestionJob, dataset: Dataset, result, processor) -> Ingestion
     IngestionJob.objects.filter(pk=job.pk).update(
         status=JobStatus.SUCCEEDED,
         finished_at=now,
+        source_format=job.source_format,
+        encoding=job.encoding,
+        columns=job.columns,
+        options=job.options,
         rows_read=result.rows_read,
         rows_accepted=result.rows_accepted,
         rows_rejected=result.rows_rejected,

@@ -72,6 +72,9 @@ def standard_spec_errors(standard) -> list[str]:
         value = getattr(standard, attr)
         if value and value not in names:
             errors.append(_("%(field)s is not a field of this standard.") % {"field": value})
+    observed = next((f for f in standard.fields if f["name"] == standard.observed_field), None)
+    if observed is not None and observed["type"] not in (FieldType.DATE, FieldType.DATETIME):
+        errors.append(_("The observation time field must be a date or a date and time."))
     for key in standard.key_fields or []:
         if key not in names:
             errors.append(_("%(field)s is not a field of this standard.") % {"field": key})
@@ -99,21 +102,30 @@ def _text(value):
         if "\x00" in value:
             raise ValueError("nul")
         return value or None
+    if isinstance(value, (dict, list)):  # a structure (JSON source) is not text
+        raise ValueError
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+_INT_LIMIT = 1 << 63  # JSON integers are stored as 64-bit (orjson, and every consumer of the API)
 
 
 def _integer(value):
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if value.is_integer():
-            return int(value)
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        number = int(value)
+    else:
+        number = int(str(value).strip().replace(",", ""))
+    if not -_INT_LIMIT <= number < _INT_LIMIT:
         raise ValueError
-    return int(str(value).strip().replace(",", ""))
+    return number
 
 
 def _number(value):
@@ -139,18 +151,43 @@ def _boolean(value):
     raise ValueError
 
 
+# Dates as Chinese spreadsheets write them: 2026/1/5, 2026.1.5, 2026年1月5日, optionally a time.
+_LOOSE_DATE = re.compile(
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$"
+)
+
+
+def _loose(text: str) -> datetime:
+    match = _LOOSE_DATE.match(text)
+    if match is None:
+        raise ValueError(text)
+    year, month, day, hour, minute, second, fraction = match.groups()
+    micro = int((fraction or "0").ljust(6, "0"))
+    return datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro)
+
+
 def _date(value):
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return date.fromisoformat(str(value).strip().replace("/", "-")).isoformat()
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text.replace("/", "-")).isoformat()
+    except ValueError:
+        parsed = _loose(text)
+        if parsed.time() != datetime.min.time():
+            raise ValueError(text) from None
+        return parsed.date().isoformat()
 
 
 def _datetime(value):
     if not isinstance(value, datetime):
-        text = str(value).strip().replace("/", "-")
-        value = datetime.fromisoformat(text)
+        text = str(value).strip()
+        try:
+            value = datetime.fromisoformat(text.replace("/", "-"))
+        except ValueError:
+            value = _loose(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)  # the platform's time zone: files carry local time
     return value.isoformat()
@@ -174,25 +211,37 @@ _NOT_DIGIT = re.compile(r"\D")
 _ADDRESS_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
+def _nfkc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is NFKC already
+
+
 def norm_id_number(value) -> str | None:
-    text = unicodedata.normalize("NFKC", str(value)).strip().upper().replace(" ", "")
+    text = value if isinstance(value, str) else str(value)
+    if len(text) == 18 and text.isascii() and text[:17].isdigit():  # the usual, clean case
+        text = text.upper()
+        return text if text[17] in "0123456789X" else None
+    text = _nfkc(text).strip().upper().replace(" ", "")
     return text if _ID18.match(text) or _ID15.match(text) else None
 
 
 def norm_phone(value) -> str | None:
-    digits = _NOT_DIGIT.sub("", unicodedata.normalize("NFKC", str(value)))
+    text = value if isinstance(value, str) else str(value)
+    digits = text if text.isascii() and text.isdigit() else _NOT_DIGIT.sub("", _nfkc(text))
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return digits[:20] if len(digits) >= 7 else None
 
 
 def norm_address(value) -> str | None:
-    text = _ADDRESS_NOISE.sub("", unicodedata.normalize("NFKC", str(value)).casefold())
+    text = _nfkc(value if isinstance(value, str) else str(value)).casefold()
+    if not text.isalnum():
+        text = _ADDRESS_NOISE.sub("", text)
     return text[:200] or None
 
 
 def norm_place_code(value) -> str | None:
-    digits = _NOT_DIGIT.sub("", str(value))
+    text = value if isinstance(value, str) else str(value)
+    digits = text if text.isascii() and text.isdigit() else _NOT_DIGIT.sub("", _nfkc(text))
     return digits[:12] if len(digits) >= 6 else None
 
 
@@ -225,10 +274,27 @@ def _near(value) -> str:
     return _ADDRESS_NOISE.sub("", unicodedata.normalize("NFKC", str(value)).casefold())
 
 
+_NEAR_NOISE = re.compile(r"[^\w\x1f]+")  # _ADDRESS_NOISE keeping the separator ("_" is removed apart)
+
+
+def near_text(texts, typed=()) -> str:
+    """The normalised form of a payload that near-duplicate detection hashes: the text values
+    NFKC-normalised, case-folded and without spaces or punctuation (like `_near`, in one pass
+    over the joined text: none of these steps crosses the U+001F separator), then the typed
+    values (numbers, yes/no, dates) as converted, which are canonical already ("1,000" and
+    "1000" both became 1000, "2026/1/5" and "2026-01-05" the same date)."""
+    text = _nfkc("\x1f".join(texts)).casefold()
+    if not text.replace("\x1f", "").isalnum():  # most values (names, codes, Chinese addresses) are
+        text = _NEAR_NOISE.sub("", text).replace("_", "")
+    if typed:
+        text += "\x1e" + "\x1f".join([str(v) for v in typed])
+    return text
+
+
 # --- the compiled standard ---
 
 
-@dataclass
+@dataclass(slots=True)
 class ProcessedRow:
     payload: dict
     record_key: str
@@ -239,6 +305,7 @@ class ProcessedRow:
     region_code: str | None
     tags: list
     failed_rules: tuple = ()  # indexes into CompiledStandard.scoring of the rules this row breaks
+    body: bytes = b""  # the payload as JSON (what content_hash hashes and COPY stores)
 
 
 @dataclass
@@ -253,9 +320,21 @@ class CompiledStandard:
     region_field: str
     taggers: list = field(default_factory=list)  # [(tag code, predicate)]
     scoring: list = field(default_factory=list)  # [(rule id, kind, field, weight, predicate or None)]
+    observed_type: str = FieldType.DATETIME
+
+    def __post_init__(self):
+        text_fields = {name for name, convert in self.converters if convert is _text}
+        self._near_texts = [name for name in self.names if name in text_fields]
+        self._near_typed = [name for name in self.names if name not in text_fields]
+        self._row_rules = [(i, rule[4]) for i, rule in enumerate(self.scoring) if rule[4] is not None]
+        codes = [code for code, _predicate in self.taggers]
+        self._tags_repeat = len(set(codes)) != len(codes)
 
     def process(self, source: dict) -> ProcessedRow:
-        """Convert, validate and key one row (`source`: standard field -> raw value)."""
+        """Convert, validate and key one row (`source`: standard field -> raw value).
+
+        The payload's keys follow the standard's field order whatever the source's column order,
+        so its JSON is canonical without sorting: `content_hash` hashes exactly the stored bytes."""
         payload = {}
         for name, convert in self.converters:
             raw = source.get(name)
@@ -271,31 +350,69 @@ class CompiledStandard:
             self.validate(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise RowError(_field_of(exc, self.required, payload), _reason_of(exc)) from None
-        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-        content_hash = digest(body)
-        if self.key_fields:
-            record_key = digest("\x1f".join(str(payload.get(k, "")) for k in self.key_fields).encode())
+        try:
+            body = orjson.dumps(payload)
+        except TypeError:  # a lone surrogate (text from a JSON source): not storable text
+            raise RowError(_unencodable(payload), "type") from None
+        content_hash = hashlib.blake2b(body, digest_size=16).hexdigest()
+        key_fields = self.key_fields
+        if len(key_fields) == 1:
+            value = payload.get(key_fields[0], "")
+            record_key = digest((value if isinstance(value, str) else str(value)).encode())
+        elif key_fields:
+            record_key = digest("\x1f".join([str(payload.get(k, "")) for k in key_fields]).encode())
         else:
             record_key = content_hash
-        near_hash = digest("\x1f".join(_near(payload[k]) for k in sorted(payload)).encode())
+        near_hash = digest(
+            near_text(
+                [payload[k] for k in self._near_texts if k in payload],
+                [payload[k] for k in self._near_typed if k in payload],
+            ).encode()
+        )
         keys = {}
         for name, column, normalise in self.links:
             value = payload.get(name)
             keys[column] = normalise(value) if value is not None else None
-        tags = [code for code, predicate in self.taggers if predicate(payload)]
-        failed = tuple(i for i, rule in enumerate(self.scoring) if rule[4] is not None and not rule[4](payload))
+        if self.taggers:
+            tags = list(dict.fromkeys(code for code, predicate in self.taggers if predicate(payload)))
+            if self._tags_repeat and len(tags) > 1:
+                tags = list(dict.fromkeys(tags))  # two rules for one tag: tagged once
+        else:
+            tags = []
+        failed = tuple([i for i, predicate in self._row_rules if not predicate(payload)]) if self._row_rules else ()
         region = payload.get(self.region_field) if self.region_field else None
         return ProcessedRow(
-            payload=payload,
-            record_key=record_key,
-            content_hash=content_hash,
-            near_hash=near_hash,
-            keys=keys,
-            observed_at=payload.get(self.observed_field) if self.observed_field else None,
-            region_code=str(region)[:6] if region is not None else None,
-            tags=tags,
-            failed_rules=failed,
+            payload,
+            record_key,
+            content_hash,
+            near_hash,
+            keys,
+            self._observed(payload) if self.observed_field else None,
+            str(region)[:6] if region is not None else None,
+            tags,
+            failed,
+            body,
         )
+
+    def _observed(self, payload) -> str | None:
+        """The observation time as a timestamp PostgreSQL accepts (a date is midnight local time);
+        None when the field is empty or, in a text field, not a date."""
+        value = payload.get(self.observed_field)
+        if value is None or self.observed_type == FieldType.DATETIME:
+            return value
+        try:
+            return _datetime(value)
+        except (ValueError, TypeError, OverflowError):
+            return None
+
+
+def _unencodable(payload: dict) -> str:
+    for name, value in payload.items():
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            return name
+    return ""
 
 
 _RULE_REASONS = {
@@ -391,6 +508,7 @@ def _scoring_predicate(kind: str, field_name: str, params: dict):
 
 def compile_standard(standard, tag_rules=(), quality_rules=()) -> CompiledStandard:
     links = [(f["name"], KEY_COLUMNS[f["link"]], NORMALISERS[f["link"]]) for f in standard.fields if f.get("link")]
+    observed = next((f for f in standard.fields if f["name"] == standard.observed_field), None)
     return CompiledStandard(
         names=standard.field_names,
         converters=[(f["name"], CONVERTERS[f["type"]]) for f in standard.fields],
@@ -404,6 +522,7 @@ def compile_standard(standard, tag_rules=(), quality_rules=()) -> CompiledStanda
         scoring=[
             (r.pk, r.kind, r.field, r.weight, _scoring_predicate(r.kind, r.field, r.params)) for r in quality_rules
         ],
+        observed_type=observed["type"] if observed else FieldType.DATETIME,
     )
 
 

@@ -47,3 +47,25 @@ def jobs_resume_task() -> int:
     from .services import jobs_resume
 
     return jobs_resume()
+
+
+@shared_task
+def staged_uploads_purge_task() -> int:
+    """Delete upload files left at the mapping step for more than a day (residents' data must not
+    linger on disk)."""
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    cutoff, removed = timezone.now() - timedelta(days=1), 0
+    try:
+        _dirs, files = default_storage.listdir("ingest/staging")
+    except FileNotFoundError:
+        return 0
+    for name in files:
+        path = f"ingest/staging/{name}"
+        if default_storage.get_modified_time(path) < cutoff:
+            default_storage.delete(path)
+            removed += 1
+    return removed

@@ -18,4 +18,8 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     # task pages: portal:task-inbox, portal:task-detail, …, portal:scorecard (notifications link /tasks/<pk>/)
     path("tasks/", include("apps.tasking.urls")),
+    # data pool pages: portal:dataset-list, portal:dataset-detail, portal:ingestion-detail, …
+    path("data/", include("apps.datapool.urls")),
+    # data access pages: portal:data-request-detail, portal:data-grant-detail, portal:data-demand-list, …
+    path("access/", include("apps.access.urls")),
 ]

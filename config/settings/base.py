@@ -165,6 +165,11 @@ SPECTACULAR_SETTINGS = {
         "ClockKindEnum": "apps.incidents.choices.ClockKind",
         "TimelineKindEnum": "apps.incidents.choices.TimelineKind",
         "TaskStatusEnum": "apps.tasking.choices.TaskStatus",
+        "IngestionJobStatusEnum": "apps.datapool.choices.JobStatus",
+        "DataRequestStatusEnum": "apps.access.choices.RequestStatus",
+        "DataDemandStatusEnum": "apps.access.choices.DemandStatus",
+        "ClassificationEnum": "apps.datapool.choices.Classification",
+        "SourceKindEnum": "apps.datapool.choices.SourceKind",
         "TaskPriorityEnum": "apps.tasking.choices.Priority",
         "TaskEventKindEnum": "apps.tasking.choices.TaskEventKind",
         "TaskActionEnum": "apps.tasking.api.serializers.TASK_ACTIONS",
@@ -229,6 +234,10 @@ CELERY_BEAT_SCHEDULE |= {
     "access-grants-sweep": {
         "task": "apps.access.tasks.grants_sweep_task",
         "schedule": crontab(minute="*/5"),
+    },
+    "datapool-staged-uploads-purge": {
+        "task": "apps.datapool.tasks.staged_uploads_purge_task",
+        "schedule": crontab(hour=3, minute=30),
     },
     "datapool-jobs-resume": {
         "task": "apps.datapool.tasks.jobs_resume_task",

@@ -13,13 +13,17 @@ include the target department (so its stewards may share into it); it is owned b
 Keep these names stable: the API and the portal matrices both use them.
 """
 
+import atexit
+import contextlib
+import uuid
+
 from django.db import transaction
 
 from apps.core.permissions import Role
 from apps.datapool import services
 from apps.datapool.choices import Classification
 from apps.datapool.demo import csv_bytes, resident_rows, standards_ensure
-from apps.datapool.models import DatasetUse, Record, RejectedRow, Tag
+from apps.datapool.models import DatasetUse, QualityCheck, Record, RejectedRow, Tag
 from apps.organizations import services as org_services
 from apps.organizations.choices import LeadingGroupKind
 from tests import factories as f
@@ -103,6 +107,22 @@ def _pool_second_job(w):
     return job
 
 
+@world_object("pool_duplicate_hash")
+def _pool_duplicate_hash(w):
+    """A load into `pool_dataset` holding one row twice; the content hash of that exact-duplicate group."""
+    rows = resident_rows(2, seed=31)
+    job = load(w.pool_steward, w.pool_dataset, csv_bytes([*rows, rows[1]]), name="pool-duplicates.csv")
+    assert job.status == "succeeded", job.error_message()
+    return Record.objects.filter(job=job).order_by("id").values_list("content_hash", flat=True).first()
+
+
+@world_object("pool_duplicate_group")
+def _pool_duplicate_group(w):
+    """The name the duplicates list gives that group: its kind and its first record."""
+    first = Record.objects.filter(dataset=w.pool_dataset, content_hash=w.pool_duplicate_hash).order_by("id").first()
+    return f"exact-{first.pk}"
+
+
 @world_object("pool_record")
 def _pool_record(w):
     return Record.objects.filter(job=w.pool_job).order_by("id").first()
@@ -111,6 +131,13 @@ def _pool_record(w):
 @world_object("pool_reject")
 def _pool_reject(w):
     return RejectedRow.objects.filter(job=w.pool_job).order_by("line", "id").first()
+
+
+@world_object("pool_quality_check")
+def _pool_quality_check(w):
+    """The dataset-level quality score measured by `pool_job` (the quality history's row)."""
+    assert w.pool_job
+    return QualityCheck.objects.filter(dataset=w.pool_dataset, job__isnull=True).latest("measured_at", "id")
 
 
 @world_object("pool_mapping")
@@ -166,19 +193,75 @@ def _pool_group_dataset(w):
     )
 
 
+class _SourceDatabase:
+    """A scratch PostgreSQL database with a `residents` table that sync sources point at (SQLite is
+    refused as a source). One per test process, created on first use, dropped when it exits."""
+
+    def __init__(self):
+        from django.db import connection
+
+        settings = connection.settings_dict
+        self.params = {
+            "host": settings["HOST"] or "127.0.0.1",
+            "port": settings["PORT"] or 5432,
+            "user": settings["USER"],
+            "password": settings["PASSWORD"] or None,
+        }
+        self.name = f"dp_matrix_src_{uuid.uuid4().hex[:12]}"
+        password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+        self.url = (
+            f"postgresql://{self.params['user']}{password}@{self.params['host']}:{self.params['port']}/{self.name}"
+        )
+        with contextlib.closing(self._connect("postgres")) as admin, admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{self.name}"')
+        with contextlib.closing(self._connect(self.name)) as conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE residents (id serial PRIMARY KEY, sfz text, xm text, nl integer, updated_at timestamp)"
+            )
+        atexit.register(self.drop)
+
+    def _connect(self, dbname: str):
+        import psycopg2
+
+        conn = psycopg2.connect(dbname=dbname, **self.params)
+        conn.autocommit = True
+        return conn
+
+    def drop(self) -> None:
+        with (
+            contextlib.suppress(Exception),
+            contextlib.closing(self._connect("postgres")) as admin,
+            admin.cursor() as cur,
+        ):
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+_source_database: _SourceDatabase | None = None
+SOURCE_TABLE = "residents"
+SOURCE_COLUMNS = {"id_number": "sfz", "name": "xm", "age": "nl"}
+
+
+def source_url() -> str:
+    """The URL of this process's scratch source database (created on first use)."""
+    global _source_database
+    if _source_database is None:
+        _source_database = _SourceDatabase()
+    return _source_database.url
+
+
 @world_object("pool_sync_source")
 def _pool_sync_source(w):
-    """A database sync source of `pool_dataset` (needs `apps.datapool.sync`)."""
+    """A database sync source of `pool_dataset`, pointing at the scratch source database."""
     from apps.datapool import sync
 
     return sync.sync_source_create(
         actor=w.pool_steward,
         dataset=w.pool_dataset,
         name="Pool-Sync-Source",
-        url="sqlite:///pool-matrix-source.db",
-        table="residents",
-        columns={"id_number": "id_no", "name": "full_name"},
-        cursor_column="updated_at",
+        url=source_url(),
+        table=SOURCE_TABLE,
+        columns=SOURCE_COLUMNS,
+        cursor_column="id",
         interval_minutes=60,
     )
 
@@ -190,5 +273,8 @@ __all__ = [
     "POOL_MAPPING_NAME",
     "POOL_ROWS",
     "POOL_SECRET_TITLE",
+    "SOURCE_COLUMNS",
+    "SOURCE_TABLE",
     "load",
+    "source_url",
 ]

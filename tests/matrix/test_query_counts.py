@@ -6,6 +6,7 @@ Each case grows the list by 3, measures, grows it by 27 more, measures again.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -690,3 +691,559 @@ def test_notification_query_count_does_not_grow_with_the_rows(budget, world):
 
 
 # ============================ end of the notifications block =================================
+
+
+# =============================================================================================
+# Data-pool API lists (owned by the data-pool API work). Self-contained: its own growth helpers
+# and imports, so this block and the others can change independently. The world objects come
+# from tests/matrix/datapool_world.py.
+# =============================================================================================
+
+_pool_seq = iter(range(1, 1_000_000))
+
+
+def pool_grow_datasets(w: World, n: int) -> None:
+    """Datasets of the target department, each with a tag (the catalog and the asset register)."""
+    from apps.datapool import services as pool_services
+    from tests.matrix import datapool_world  # noqa: F401  (registers the pool_* world objects)
+
+    for _ in range(n):
+        pool_services.dataset_create(
+            actor=w.pool_steward,
+            owner=w.department,
+            standard=w.pool_standard,
+            title=f"Pool dataset {next(_pool_seq)}",
+            tags=[w.pool_tag],
+        )
+
+
+def pool_grow_jobs(w: World, n: int) -> None:
+    """Queued uploads into the target dataset (each a different file)."""
+    from django.db import transaction
+
+    from apps.datapool import services as pool_services
+    from apps.datapool.demo import csv_bytes, resident_rows
+
+    for _ in range(n):
+        data = csv_bytes(resident_rows(1, seed=next(_pool_seq)))
+        with transaction.atomic():
+            pool_services.ingestion_submit_file(
+                actor=w.pool_steward, dataset=w.pool_dataset, upload=pool_services.spool_upload(data)
+            )
+
+
+def pool_grow_records(w: World, n: int) -> None:
+    """One load of `n` records into the target dataset."""
+    from apps.datapool.demo import csv_bytes, resident_rows
+    from tests.matrix.datapool_world import load
+
+    job = load(w.pool_steward, w.pool_dataset, csv_bytes(resident_rows(n, seed=next(_pool_seq))))
+    assert job.rows_accepted == n, job.error_message()
+
+
+def pool_grow_rejects(w: World, n: int) -> None:
+    from apps.datapool.models import RejectedRow
+
+    start = RejectedRow.objects.filter(job=w.pool_job).count() + 100
+    RejectedRow.objects.bulk_create(
+        RejectedRow(job=w.pool_job, line=start + i, field="age", reason="type", raw={"年龄": "abc"}) for i in range(n)
+    )
+
+
+def pool_grow_standards(w: World, n: int) -> None:
+    """Standards with a quality rule and a tagging rule each (the list renders both)."""
+    from apps.datapool.models import DataStandard, QualityRule, TagRule
+
+    fields = [{"name": "code", "label": "编码", "type": "string", "required": True}]
+    for _ in range(n):
+        standard = DataStandard.objects.create(code=f"pool-std-{next(_pool_seq)}", name="Pool standard", fields=fields)
+        QualityRule.objects.create(standard=standard, kind="required", field="code")
+        TagRule.objects.create(standard=standard, tag=w.pool_tag, field="code", op="eq", value="x")
+
+
+def pool_grow_mappings(w: World, n: int) -> None:
+    from apps.datapool import services as pool_services
+
+    for _ in range(n):
+        pool_services.mapping_save(
+            actor=w.pool_steward, dataset=w.pool_dataset, name=f"Mapping {next(_pool_seq)}", columns={"name": "N"}
+        )
+
+
+def pool_on_dataset(w: World) -> dict:
+    from tests.matrix import datapool_world  # noqa: F401  (registers the pool_* world objects)
+
+    return {"pk": w.pool_dataset.pk}
+
+
+def pool_on_job(w: World) -> dict:
+    from tests.matrix import datapool_world  # noqa: F401
+
+    return {"pk": w.pool_job.pk}
+
+
+def pool_rows(response) -> int:
+    """Rows on a cursor page (no COUNT(*) on records)."""
+    return len(response.json()["results"])
+
+
+POOL_API_BUDGETS = [
+    Budget("api:dataset-list", pool_grow_datasets, api_count),
+    Budget("api:asset-list", pool_grow_datasets, api_count),
+    Budget("api:ingestion-job-list", pool_grow_jobs, api_count),
+    Budget("api:dataset-records", pool_grow_records, pool_rows, kwargs=pool_on_dataset),
+    Budget("api:ingestion-job-rejects", pool_grow_rejects, api_count, kwargs=pool_on_job),
+    Budget("api:data-standard-list", pool_grow_standards, api_count),
+    Budget("api:dataset-mappings", pool_grow_mappings, api_count, kwargs=pool_on_dataset),
+]
+
+
+@pytest.mark.parametrize("budget", POOL_API_BUDGETS, ids=lambda b: b.name)
+def test_datapool_api_list_query_count_does_not_grow_with_the_rows(budget, world):
+    from tests.matrix import datapool_world  # noqa: F401  (registers the pool_* world objects)
+
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # the target department's head: its datasets, loads, records
+    client = APIClient()
+    client.force_login(head)
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page_size": 100})
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == LARGE - SMALL, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    # a page of records is also a ledger event (the read) and a usage count: three more statements
+    limit = MAX_QUERIES + 3 if budget.name == "api:dataset-records" else MAX_QUERIES
+    assert len(large) <= limit, f"{budget.name}: {len(large)} queries"
+
+
+# ============================== end of the data-pool API block ===============================
+
+
+# =============================================================================================
+# Data-pool portal pages (owned by the data-pool portal work: catalog, records table, loads,
+# asset register). Self-contained: its own growth helpers and imports, so this block and the
+# others can change independently.
+# =============================================================================================
+
+# The records page also counts the read (the asset register's usage) and labels the tags.
+POOL_PORTAL_MAX_QUERIES = 18
+
+
+def pool_portal_grow_datasets(w: World, n: int) -> None:
+    """Datasets of the target department, each with two tags (the prefetch must hold)."""
+    from apps.datapool import services as pool_services
+    from apps.datapool.models import Dataset, Tag
+    from tests.matrix import datapool_world  # noqa: F401  (registers `pool_standard`, `pool_steward`)
+
+    start = Dataset.objects.count()
+    tags = list(Tag.objects.filter(code__in=["flood", "vulnerable"])) if w.pool_standard else []
+    for i in range(start, start + n):
+        pool_services.dataset_create(
+            actor=w.pool_steward,
+            owner=w.department,
+            standard=w.pool_standard,
+            title=f"Portal dataset {i}",
+            tags=tags,
+        )
+
+
+def pool_portal_grow_records(w: World, n: int) -> None:
+    """`n` more records of `pool_dataset`, loaded through the upload channel (a new file each time)."""
+    from apps.datapool.demo import csv_bytes, resident_rows
+    from apps.datapool.models import Record
+    from tests.matrix.datapool_world import load
+
+    seed = 1000 + Record.objects.filter(dataset=w.pool_dataset).count()
+    job = load(w.pool_steward, w.pool_dataset, csv_bytes(resident_rows(n, seed=seed)), name=f"grow-{seed}.csv")
+    assert job.rows_accepted == n, job.error_message()
+
+
+def pool_portal_grow_jobs(w: World, n: int) -> None:
+    """`n` more loads into `pool_dataset`, one record each (every other one with a rejected row)."""
+    from apps.datapool.demo import csv_bytes, resident_rows
+    from apps.datapool.models import IngestionJob
+    from tests.matrix.datapool_world import load
+
+    start = IngestionJob.objects.count()
+    for i in range(start, start + n):
+        rows = resident_rows(1, seed=2000 + i, bad=i % 2)
+        load(w.pool_steward, w.pool_dataset, csv_bytes(rows), name=f"job-{i}.csv")
+
+
+def pool_portal_grow_assets(w: World, n: int) -> None:
+    """Datasets of the target department, each read by two departments today."""
+    from apps.datapool import services as pool_services
+    from apps.datapool.models import Dataset
+
+    start = Dataset.objects.count()
+    pool_portal_grow_datasets(w, n)
+    for dataset in Dataset.objects.order_by("id")[start:]:
+        pool_services.dataset_use(dataset=dataset, department=w.department, rows=5)
+        pool_services.dataset_use(dataset=dataset, department=w.neighbour, rows=2)
+
+
+def pool_records_kwargs(w: World) -> dict:
+    return {"pk": w.pool_dataset.pk}
+
+
+POOL_PORTAL_BUDGETS = [
+    Budget("portal:dataset-list", pool_portal_grow_datasets, page_count),
+    Budget(
+        "portal:dataset-records",
+        pool_portal_grow_records,
+        lambda r: len(r.context["rows"]),
+        kwargs=pool_records_kwargs,
+    ),
+    Budget("portal:ingestion-list", pool_portal_grow_jobs, page_count),
+    Budget("portal:asset-register", pool_portal_grow_assets, page_count),
+]
+
+
+@pytest.mark.parametrize("budget", POOL_PORTAL_BUDGETS, ids=lambda b: b.name)
+def test_datapool_portal_query_count_does_not_grow_with_the_rows(budget, world):
+    head = world.user(State.IN_SCOPE, Role.HEAD)  # the target department's head: its records, loads, assets
+    client = Client()
+    client.force_login(head)
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions, the first read's usage row) outside the measurement
+    budget.grow(world, SMALL)
+    measure()  # the first page with rows creates the day's usage row; later reads only update it
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == LARGE - SMALL, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= POOL_PORTAL_MAX_QUERIES, f"{budget.name}: {len(large)} queries"
+
+
+# =========================== end of the data-pool portal block ===============================
+
+
+# =============================================================================================
+# Data-access portal pages (owned by the data-access portal work: requests, the approval queue,
+# grants, the records table through a grant, the demand board). Self-contained: its own growth
+# helpers and imports, so this block and the others can change independently.
+# =============================================================================================
+
+# A records page also writes its ledger event and the usage row (services.read_record).
+ACCESS_PORTAL_MAX_QUERIES = 20
+
+
+def access_grow_requests(w: World, n: int) -> None:
+    """Submitted requests of the neighbouring department for `access_dataset` (the target
+    department's): received by the target department, all waiting for its head."""
+    from tests.matrix.access_world import request_for
+
+    for i in range(n):
+        request_for(w, w.neighbour, purpose=f"Budget request {i}")
+
+
+def access_grow_grants(w: World, n: int) -> None:
+    """Grants the target department holds on a dataset of its neighbour, each approved by the
+    neighbour's head (some with an incident, so the page shows it)."""
+    from apps.access import services as access_services
+    from apps.datapool import services as pool_services
+    from apps.datapool.models import Dataset
+    from tests.matrix.access_world import request_for
+
+    head = w.user(State.SAME_REGION_OTHER_DEPT, Role.HEAD)
+    dataset = Dataset.objects.filter(owner=w.neighbour, title="Budget-Neighbour-Dataset").first()
+    if dataset is None:
+        dataset = pool_services.dataset_create(
+            actor=head, owner=w.neighbour, standard=w.access_standard, title="Budget-Neighbour-Dataset"
+        )
+    steward = w.user(State.IN_SCOPE, Role.STEWARD)
+    for i in range(n):
+        req = request_for(
+            w, w.department, actor=steward, dataset=dataset, incident=w.access_incident if i % 2 else None
+        )
+        access_services.request_decide(actor=head, request=req, decision="approve")
+
+
+def access_grow_records(w: World, n: int) -> None:
+    """`n` more records of `access_dataset`, loaded through the upload channel."""
+    from apps.datapool.demo import csv_bytes, resident_rows
+    from apps.datapool.models import Record
+    from tests.matrix.access_world import owner_steward
+    from tests.matrix.datapool_world import load
+
+    seed = 3000 + Record.objects.filter(dataset=w.access_dataset).count()
+    job = load(owner_steward(w), w.access_dataset, csv_bytes(resident_rows(n, seed=seed)), name=f"acc-{seed}.csv")
+    assert job.rows_accepted == n, job.error_message()
+
+
+def access_grow_demands(w: World, n: int) -> None:
+    """Open demands of the neighbouring department, each matching (so suggesting) `access_dataset`."""
+    from apps.access import services as access_services
+
+    steward = w.user(State.SAME_REGION_OTHER_DEPT, Role.STEWARD)
+    for _ in range(n):  # titles differ: the same need posted twice is one demand
+        access_services.demand_post(
+            actor=steward,
+            department=w.neighbour,
+            title=f"Budget demand {next(_access_demand_seq)}",
+            standard_code=w.access_standard.code,
+        )
+
+
+_access_demand_seq = itertools.count()
+
+
+def access_grantee(w: World):
+    """A staff member of the guardian department, which holds a grant on `access_dataset`."""
+    from tests.matrix.access_world import grant_for
+
+    grant_for(w, w.guardian_department)
+    return w.user(State.GUARDIAN_GRANT, Role.STAFF)
+
+
+@dataclass(frozen=True)
+class AccessBudget:
+    name: str
+    grow: Callable[[World, int], None]
+    size: Callable
+    user: Callable[[World], object]
+    kwargs: Callable[[World], dict] | None = None
+
+
+def access_owner_head(w: World):
+    from tests.matrix import access_world  # noqa: F401  (registers the access_* world objects)
+
+    assert w.access_dataset
+    return w.user(State.IN_SCOPE, Role.HEAD)
+
+
+ACCESS_PORTAL_BUDGETS = [
+    AccessBudget("portal:data-request-list", access_grow_requests, page_count, access_owner_head),
+    AccessBudget("portal:data-approval-queue", access_grow_requests, page_count, access_owner_head),
+    AccessBudget("portal:data-grant-list", access_grow_grants, page_count, access_owner_head),
+    AccessBudget(
+        "portal:data-records",
+        access_grow_records,
+        lambda r: len(r.context["rows"]),
+        access_grantee,
+        kwargs=lambda w: {"pk": w.access_dataset.pk},
+    ),
+    AccessBudget(
+        "portal:data-records",
+        access_grow_records,
+        lambda r: len(r.context["rows"]),
+        access_owner_head,
+        kwargs=lambda w: {"pk": w.access_dataset.pk},
+    ),
+    AccessBudget("portal:data-demand-list", access_grow_demands, page_count, access_owner_head),
+]
+
+
+@pytest.mark.parametrize(
+    "budget",
+    ACCESS_PORTAL_BUDGETS,
+    ids=lambda b: f"{b.name}-{b.user.__name__}",
+)
+def test_access_portal_query_count_does_not_grow_with_the_rows(budget, world):
+    client = Client()
+    client.force_login(budget.user(world))
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    measure()  # the first read with rows creates the day's usage row; later reads only update it
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == LARGE - SMALL, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= ACCESS_PORTAL_MAX_QUERIES, f"{budget.name}: {len(large)} queries"
+
+
+# ========================== end of the data-access portal block ==============================
+
+
+# =============================================================================================
+# Data-access API lists (owned by the data-access API work: requests, grants, the demand board,
+# subscriptions, and records read through a grant by cursor). Self-contained: its own growth
+# helpers and imports, so this block and the others can change independently. The world objects
+# come from tests/matrix/access_world.py.
+# =============================================================================================
+
+# A records page also writes its ledger event and the usage row (services.read_record).
+ACCESS_API_MAX_QUERIES = 20
+_accapi_seq = iter(range(1, 1_000_000))
+
+
+def accapi_grow_requests(w: World, n: int) -> None:
+    """Submitted requests of the neighbouring department for `access_dataset` (received by the
+    target department), every other one naming an incident."""
+    from tests.matrix.access_world import request_for
+
+    for i in range(n):
+        request_for(w, w.neighbour, purpose=f"Api budget request {i}", incident=w.access_incident if i % 2 else None)
+
+
+def accapi_grow_grants(w: World, n: int) -> None:
+    """Grants the target department holds on datasets of its neighbour, approved by its head."""
+    from apps.access import services as access_services
+    from apps.datapool import services as pool_services
+    from tests.matrix.access_world import request_for
+
+    head = w.user(State.SAME_REGION_OTHER_DEPT, Role.HEAD)
+    steward = w.user(State.IN_SCOPE, Role.STEWARD)
+    for i in range(n):
+        dataset = pool_services.dataset_create(
+            actor=head, owner=w.neighbour, standard=w.access_standard, title=f"Api budget dataset {next(_accapi_seq)}"
+        )
+        req = request_for(
+            w, w.department, actor=steward, dataset=dataset, incident=w.access_incident if i % 2 else None
+        )
+        access_services.request_decide(actor=head, request=req, decision="approve")
+
+
+def accapi_grow_demands(w: World, n: int) -> None:
+    """Open demands of the neighbouring department, each suggesting `access_dataset` (titles
+    differ: the same need posted twice is one demand)."""
+    from apps.access import services as access_services
+
+    steward = w.user(State.SAME_REGION_OTHER_DEPT, Role.STEWARD)
+    for _ in range(n):
+        access_services.demand_post(
+            actor=steward,
+            department=w.neighbour,
+            title=f"Api budget demand {next(_accapi_seq)}",
+            standard_code=w.access_standard.code,
+            tags=[],
+        )
+
+
+def accapi_grow_subscriptions(w: World, n: int) -> None:
+    """The target department follows `n` more of its own datasets."""
+    from apps.access import services as access_services
+    from apps.datapool import services as pool_services
+
+    head = w.user(State.IN_SCOPE, Role.HEAD)
+    for _ in range(n):
+        dataset = pool_services.dataset_create(
+            actor=head, owner=w.department, standard=w.access_standard, title=f"Api followed {next(_accapi_seq)}"
+        )
+        access_services.subscribe(actor=head, department=w.department, dataset=dataset)
+
+
+def accapi_grow_records(w: World, n: int) -> None:
+    """`n` more records of `access_dataset`, loaded through the upload channel."""
+    from apps.datapool.demo import csv_bytes, resident_rows
+    from tests.matrix.access_world import owner_steward
+    from tests.matrix.datapool_world import load
+
+    seed = 5000 + next(_accapi_seq)
+    job = load(owner_steward(w), w.access_dataset, csv_bytes(resident_rows(n, seed=seed)), name=f"api-{seed}.csv")
+    assert job.rows_accepted == n, job.error_message()
+
+
+def accapi_owner_head(w: World):
+    from tests.matrix import access_world  # noqa: F401  (registers the access_* world objects)
+
+    assert w.access_dataset
+    return w.user(State.IN_SCOPE, Role.HEAD)
+
+
+def accapi_grantee(w: World):
+    """A staff member of the guardian department, which holds a grant on `access_dataset`."""
+    from tests.matrix.access_world import grant_for
+
+    accapi_owner_head(w)
+    grant_for(w, w.guardian_department)
+    return w.user(State.GUARDIAN_GRANT, Role.STAFF)
+
+
+def accapi_rows(response) -> int:
+    return len(response.json()["results"])
+
+
+@dataclass(frozen=True)
+class AccessApiBudget:
+    name: str
+    grow: Callable[[World, int], None]
+    size: Callable
+    user: Callable[[World], object]
+    kwargs: Callable[[World], dict] | None = None
+
+
+def accapi_on_dataset(w: World) -> dict:
+    return {"pk": w.access_dataset.pk}
+
+
+ACCESS_API_BUDGETS = [
+    AccessApiBudget("api:data-request-list", accapi_grow_requests, api_count, accapi_owner_head),
+    AccessApiBudget("api:data-grant-list", accapi_grow_grants, api_count, accapi_owner_head),
+    AccessApiBudget("api:data-demand-list", accapi_grow_demands, api_count, accapi_owner_head),
+    AccessApiBudget("api:subscription-list", accapi_grow_subscriptions, api_count, accapi_owner_head),
+    AccessApiBudget(
+        "api:dataset-granted-records", accapi_grow_records, accapi_rows, accapi_grantee, kwargs=accapi_on_dataset
+    ),
+    AccessApiBudget(
+        "api:dataset-granted-records", accapi_grow_records, accapi_rows, accapi_owner_head, kwargs=accapi_on_dataset
+    ),
+]
+
+
+@pytest.mark.parametrize("budget", ACCESS_API_BUDGETS, ids=lambda b: f"{b.name}-{b.user.__name__}")
+def test_access_api_list_query_count_does_not_grow_with_the_rows(budget, world):
+    client = APIClient()
+    client.force_login(budget.user(world))
+    url = reverse(budget.name, kwargs=budget.kwargs(world) if budget.kwargs else None)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page_size": 100})
+        assert response.status_code == 200, response.content[:300]
+        return budget.size(response), queries
+
+    measure()  # warm caches (content types, permissions) outside the measurement
+    budget.grow(world, SMALL)
+    measure()  # the first read with rows creates the day's usage row; later reads only update it
+    small_size, small = measure()
+    budget.grow(world, LARGE - SMALL)
+    large_size, large = measure()
+
+    assert large_size - small_size == LARGE - SMALL, "the grown rows are not on the page: the budget proves nothing"
+    assert len(large) == len(small), (
+        f"{budget.name}: {len(small)} queries for {small_size} rows but {len(large)} for {large_size}; "
+        f"repeated per row:\n{_growth(small, large)}"
+    )
+    assert len(large) <= ACCESS_API_MAX_QUERIES, f"{budget.name}: {len(large)} queries"
+
+
+# ============================ end of the data-access API block ===============================
