@@ -193,7 +193,8 @@ class RecordTable:
         return {
             "record": record,
             "cells": [(field_label(s), self.shown(s, values.get(s["name"]))) for s in self.specs],
-            "tags": self.tag_labels(record.tags),
+            # tags derive from fields a grant may leave out (age, category): the owner's only
+            "tags": self.tag_labels(record.tags) if self.grant is None else [],
         }
 
 

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.django_db
 
 def _request(a, **kwargs):
     args = dict(
-        actor=a.health_steward, department=a.health, dataset=a.pool.dataset, fields=["name", "age", "gender"],
-        masked_fields=["id_number", "phone"], purpose="核查洪涝转移人员", legal_basis="《突发事件应对法》第五十四条",
+        actor=a.health_steward,
+        department=a.health,
+        dataset=a.pool.dataset,
+        fields=["name", "age", "gender"],
+        masked_fields=["id_number", "phone"],
+        purpose="核查洪涝转移人员",
+        legal_basis="《突发事件应对法》第五十四条",
         duration_hours=72,
     )
     return services.request_create(**(args | kwargs))
@@ -157,16 +162,35 @@ def test_break_glass_is_time_boxed_notified_flagged_and_reviewed():
     a = access_world()
     inc = incident(a, severity=2)
     with pytest.raises(ServiceError):
-        services.emergency_access_open(actor=a.health_head, department=a.health, dataset=a.pool.dataset,
-                                       incident=inc, justification="", hours=4)
+        services.emergency_access_open(
+            actor=a.health_head, department=a.health, dataset=a.pool.dataset, incident=inc, justification="", hours=4
+        )
     with pytest.raises(ServiceError):
-        services.emergency_access_open(actor=a.health_head, department=a.health, dataset=a.pool.dataset,
-                                       incident=inc, justification="转移被困群众", hours=48)
+        services.emergency_access_open(
+            actor=a.health_head,
+            department=a.health,
+            dataset=a.pool.dataset,
+            incident=inc,
+            justification="转移被困群众",
+            hours=48,
+        )
     with pytest.raises(AccessDenied):  # a steward is not a head
-        services.emergency_access_open(actor=a.health_steward, department=a.health, dataset=a.pool.dataset,
-                                       incident=inc, justification="转移被困群众", hours=4)
-    grant = services.emergency_access_open(actor=a.health_head, department=a.health, dataset=a.pool.dataset,
-                                           incident=inc, justification="转移被困群众", hours=4)
+        services.emergency_access_open(
+            actor=a.health_steward,
+            department=a.health,
+            dataset=a.pool.dataset,
+            incident=inc,
+            justification="转移被困群众",
+            hours=4,
+        )
+    grant = services.emergency_access_open(
+        actor=a.health_head,
+        department=a.health,
+        dataset=a.pool.dataset,
+        incident=inc,
+        justification="转移被困群众",
+        hours=4,
+    )
     assert grant.is_emergency and (grant.valid_until - grant.valid_from).total_seconds() == 4 * 3600
     from apps.notifications.models import Notification
 
@@ -184,20 +208,35 @@ def test_break_glass_refuses_minor_or_unverified_incidents():
     a = access_world()
     for inc in (incident(a, severity=3), incident(a, severity=1, verified=False)):
         with pytest.raises(ServiceError):
-            services.emergency_access_open(actor=a.health_head, department=a.health, dataset=a.pool.dataset,
-                                           incident=inc, justification="x", hours=2)
+            services.emergency_access_open(
+                actor=a.health_head,
+                department=a.health,
+                dataset=a.pool.dataset,
+                incident=inc,
+                justification="x",
+                hours=2,
+            )
 
 
 def test_an_export_is_one_ledger_event_with_its_row_count_and_hash():
     a = access_world()
     grant = _approve_all(a, _request(a)).grant
-    services.read_record(actor=a.health_steward, dataset=a.pool.dataset, grant=grant, query={"format": "csv"},
-                         rows=30, export=True, content=b"a,b\n")
+    services.read_record(
+        actor=a.health_steward,
+        dataset=a.pool.dataset,
+        grant=grant,
+        query={"format": "csv"},
+        rows=30,
+        export=True,
+        content=b"a,b\n",
+    )
     event = AuditEvent.objects.filter(action="data.export").get()
     assert event.after["rows"] == 30
-    assert event.after["sha256"] == "6e7c6a8b0f6d0f0a8a1e0b9b4c6a5d2cbd1d4f7b0b4dd1bf0f1b0d3cc6f4f0c5"[:0] + __import__(
-        "hashlib"
-    ).sha256(b"a,b\n").hexdigest()
+    assert (
+        event.after["sha256"]
+        == "6e7c6a8b0f6d0f0a8a1e0b9b4c6a5d2cbd1d4f7b0b4dd1bf0f1b0d3cc6f4f0c5"[:0]
+        + __import__("hashlib").sha256(b"a,b\n").hexdigest()
+    )
 
 
 def test_invalid_requests_are_refused_with_the_field_named():

@@ -35,8 +35,13 @@ def access_world(rows: int = 30) -> AccessWorld:
     office = department(region=w.province, type=DepartmentType.EMERGENCY)
     center = department(region=w.province, type=DepartmentType.BIG_DATA_COMPANY)
     group = orgs.leading_group_create(
-        actor=admin_user(), name=f"领导小组{office.pk}", kind=LeadingGroupKind.STANDING, regions=[w.province],
-        information_office=office, big_data_center=center, members=[w.owner, health],
+        actor=admin_user(),
+        name=f"领导小组{office.pk}",
+        kind=LeadingGroupKind.STANDING,
+        regions=[w.province],
+        information_office=office,
+        big_data_center=center,
+        members=[w.owner, health],
     )
     from tests.factories import region
 
@@ -56,8 +61,14 @@ def access_world(rows: int = 30) -> AccessWorld:
 
 def incident(world: AccessWorld, severity: int = 2, verified: bool = True):
     inc = incidents.incident_report(
-        actor=admin_user(), department=world.pool.owner, title="江堤管涌", category="natural_disaster",
-        subtype="flood", severity=severity, place="鼓楼区", first_seen_at=timezone.now(),
+        actor=admin_user(),
+        department=world.pool.owner,
+        title="江堤管涌",
+        category="natural_disaster",
+        subtype="flood",
+        severity=severity,
+        place="鼓楼区",
+        first_seen_at=timezone.now(),
     )
     if verified:
         inc = incidents.incident_verify(actor=admin_user(), incident=inc)

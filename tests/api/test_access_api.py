@@ -402,6 +402,10 @@ def test_break_glass_through_the_api_is_time_boxed_flagged_and_reviewed():
     assert grant["is_emergency"] and 4 * 3600 - 60 < grant["seconds_left"] <= 4 * 3600
     assert grant["masked_fields"] == [] and "address" in grant["fields"]
 
+    again = head.post("/api/v1/data-grants/emergency/", body, format="json")  # a double click: the open grant
+    assert again.status_code == 200 and again.json()["id"] == grant["id"]
+    assert DataGrant.objects.filter(is_emergency=True).count() == 1
+
     page = head.get(records_url(a)).json()
     assert page["grant"] == grant["id"] and len(page["results"]) == 4
     assert reads()[-1].after["emergency"] is True
@@ -439,6 +443,8 @@ def test_demands_are_posted_matched_and_closed():
     assert demand["status"] == "open" and demand["department"]["id"] == a.health.pk
     assert [d["id"] for d in demand["suggested"]] == [a.pool.dataset.pk]
     assert demand["tags"] == ["vulnerable"]
+    again = health.post("/api/v1/data-demands/", {"title": "独居老人名单"}, format="json")  # the same need: one demand
+    assert again.status_code == 200 and again.json()["id"] == demand["id"]
     assert_error(health.post("/api/v1/data-demands/", {"title": "x", "tags": ["nope"]}), 400, "invalid", ["tags"])
 
     board = client_for(a.pool.staff).get("/api/v1/data-demands/", {"status": "open"}).json()["results"]

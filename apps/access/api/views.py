@@ -343,16 +343,27 @@ class DataGrantViewSet(ScopedViewSet):
         )
         return self._detail(grant)
 
-    @extend_schema(request=EmergencyAccessSerializer, responses={201: DataGrantSerializer}, filters=False)
+    @extend_schema(
+        request=EmergencyAccessSerializer,
+        responses={
+            201: DataGrantSerializer,
+            200: OpenApiResponse(
+                DataGrantSerializer, description="Already open for this department, dataset and incident: that grant."
+            ),
+        },
+        filters=False,
+    )
     @action(detail=False, methods=["post"], **NO_PAGE_FILTERS)
     def emergency(self, request):
         """Break-glass (紧急调用): a department head opens access for at most 12 hours on an active,
         real incident of severity I or II. The owner and the information office are told at once
-        and review it afterwards; every read through it is flagged in the ledger."""
+        and review it afterwards; every read through it is flagged in the ledger. One at a time per
+        department, dataset and incident: sending it again answers the open grant (200)."""
         data = _payload(request, EmergencyAccessSerializer)
         department = _acting_department(request, data["department"], "emergency_access")
         dataset = _dataset(request, data["dataset"])
         incident = _incident(request, data["incident"])
+        started = timezone.now()
         grant = services.emergency_access_open(
             actor=request.user,
             department=department,
@@ -361,7 +372,7 @@ class DataGrantViewSet(ScopedViewSet):
             justification=data["justification"],
             hours=data["hours"],
         )
-        return self._detail(grant, status.HTTP_201_CREATED)
+        return self._detail(grant, status.HTTP_200_OK if grant.created_at < started else status.HTTP_201_CREATED)
 
 
 # --- records through a grant ------------------------------------------------------------------
@@ -506,13 +517,22 @@ class DataDemandViewSet(ScopedViewSet):
         demand = self._with_suggestions(selectors.demand_board(user=self.request.user)).get(pk=demand.pk)
         return Response(DataDemandSerializer(demand).data, status=code)
 
-    @extend_schema(request=DemandCreateSerializer, responses={201: DataDemandSerializer}, filters=False)
+    @extend_schema(
+        request=DemandCreateSerializer,
+        responses={
+            201: DataDemandSerializer,
+            200: OpenApiResponse(DataDemandSerializer, description="Already posted and open: that demand."),
+        },
+        filters=False,
+    )
     def create(self, request):
         """Post what your department needs without knowing who has it; providers whose datasets
-        match are told, and datasets already in the catalog that fit are suggested at once."""
+        match are told, and datasets already in the catalog that fit are suggested at once. The
+        same need (title) posted again while open answers the open demand (200)."""
         data = _payload(request, DemandCreateSerializer)
         department = _acting_department(request, data["department"], "request_data")
         incident = _incident(request, data["incident"])
+        started = timezone.now()
         demand = services.demand_post(
             actor=request.user,
             department=department,
@@ -522,7 +542,7 @@ class DataDemandViewSet(ScopedViewSet):
             tags=_tags(data["tags"]),
             incident=incident,
         )
-        return self._detail(demand, status.HTTP_201_CREATED)
+        return self._detail(demand, status.HTTP_200_OK if demand.created_at < started else status.HTTP_201_CREATED)
 
     @extend_schema(request=DemandCloseSerializer, responses=DataDemandSerializer)
     @action(detail=True, methods=["post"], **NO_PAGE_FILTERS)
