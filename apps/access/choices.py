@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RequestStatus(models.TextChoices):
@@ -39,8 +40,8 @@ class Decision(models.TextChoices):
 
 
 class DemandStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    MET = "met", _("Met")
+    OPEN = "open", pgettext_lazy("demand status", "Open")
+    MET = "met", pgettext_lazy("demand status", "Met")
     CLOSED = "closed", _("Closed")
 
 

@@ -15,6 +15,7 @@ import uuid
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.scoping import principal_for
 from apps.datapool.forms import field_label
@@ -390,7 +391,9 @@ class DemandForm(forms.Form):
 
     department = DepartmentChoiceField(queryset=Department.objects.none(), label=_("For department"))
     title = forms.CharField(label=_("What is needed"), max_length=200)
-    description = forms.CharField(label=_("Description"), widget=_text(3), max_length=5000, required=False)
+    description = forms.CharField(
+        label=pgettext_lazy("demand", "Description"), widget=_text(3), max_length=5000, required=False
+    )
     standard_code = forms.ChoiceField(label=_("Data standard"), required=False)
     tags = forms.ModelMultipleChoiceField(
         queryset=Tag.objects.none(), label=_("Tags"), required=False, widget=forms.CheckboxSelectMultiple

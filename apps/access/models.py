@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.permissions import Role
 from apps.core.scoping import NOTHING, ScopedModel
@@ -222,7 +223,7 @@ class DataDemand(ScopedModel):
         verbose_name=_("department"),
     )
     title = models.CharField(_("what is needed"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(pgettext_lazy("demand", "description"), blank=True)
     standard_code = models.SlugField(_("standard"), max_length=64, blank=True)
     tags = models.ManyToManyField("datapool.Tag", blank=True, related_name="demands", verbose_name=_("tags"))
     incident = models.ForeignKey(

@@ -12,7 +12,7 @@ class SourceKind(models.TextChoices):
 
 
 class Classification(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("data classification", "Open")
     INTERNAL = "internal", _("Internal")
     SENSITIVE = "sensitive", _("Sensitive")
     SECRET = "secret", _("Secret")

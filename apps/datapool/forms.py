@@ -10,7 +10,7 @@ import uuid
 
 from django import forms
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.organizations.models import Department, LeadingGroup
@@ -50,7 +50,9 @@ class DatasetForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=Department.objects.none(), label=_("Owner department"))
     standard = forms.ModelChoiceField(queryset=DataStandard.objects.none(), label=_("Standard"))
     title = forms.CharField(label=_("Title"), max_length=200)
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        label=pgettext_lazy("dataset", "Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
     source_kind = forms.ChoiceField(label=_("Source"), choices=SourceKind.choices, initial=SourceKind.DEPARTMENT)
     classification = forms.ChoiceField(
         label=_("Classification"),

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from guardian.models import GroupObjectPermissionBase
 
 from apps.core.permissions import Role
@@ -49,7 +50,7 @@ class DataStandard(ScopedModel):
     code = models.SlugField(_("code"), max_length=64)
     version = models.PositiveIntegerField(_("version"), default=1)
     name = models.CharField(_("name"), max_length=120)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(pgettext_lazy("dataset", "description"), blank=True)
     fields = models.JSONField(_("fields"), default=list)
     key_fields = models.JSONField(
         _("identity fields"), default=list, blank=True, help_text=_("Fields that identify one record (for diffs).")
@@ -120,7 +121,7 @@ class Dataset(ScopedModel):
         verbose_name=_("owner department"),
     )
     title = models.CharField(_("title"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(pgettext_lazy("dataset", "description"), blank=True)
     source_kind = models.CharField(
         _("source"), max_length=16, choices=SourceKind.choices, default=SourceKind.DEPARTMENT
     )
