@@ -4,6 +4,7 @@ loader, into the department's own dataset or into a leading group's pool."""
 from dataclasses import dataclass
 
 import pytest
+from django.utils import translation
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.permissions import Role
@@ -21,6 +22,14 @@ from tests.datapool.world import csv_bytes, load_bytes, pool_world
 from tests.factories import admin_user, department, member
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The assertions read the services' English messages; the platform's default is Chinese."""
+    with translation.override("en"):
+        yield
+
 
 HEADER = [f["label"] for f in RESIDENT_FIELDS]
 PEOPLE = [

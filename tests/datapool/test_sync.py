@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import psycopg2
 import pytest
 from django.db import connection, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.datapool import crypto, sync
@@ -32,6 +32,13 @@ from tests.datapool.world import pool_world
 
 PASSWORD = "Sync-Secret-7f3a"  # the server trusts local connections; the password must still never leak
 COLUMNS = {"id_number": "sfz", "name": "xm", "phone": "dh", "age": "nl", "observed_at": "updated_at"}
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The assertions read the services' English messages; the platform's default is Chinese."""
+    with translation.override("en"):
+        yield
 
 
 def _admin():
