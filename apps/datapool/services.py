@@ -235,22 +235,6 @@ def _enqueue(job: IngestionJob) -> None:
     transaction.on_commit(lambda: ingestion_run_task.delay(job.pk))
 
 
-def _submitting_department(actor, dataset: Dataset, action: str) -> Department:
-    """The department the actor acts for: the owner when they sit in it, otherwise their own
-    department in the dataset's leading group (contributions to a pool)."""
-    from apps.core.scoping import principal_for
-
-    principal = principal_for(actor)
-    mine = principal.department_ids() if principal else set()
-    if dataset.owner_id in mine or principal is None or principal.is_superuser:
-        return dataset.owner
-    if dataset.leading_group_id:
-        seat = dataset.leading_group.seats.filter(department_id__in=mine).select_related("department").first()
-        if seat:
-            return seat.department
-    return dataset.owner
-
-
 @transaction.atomic
 def ingestion_submit_file(
     *,
@@ -294,7 +278,7 @@ def ingestion_submit_file(
     job = IngestionJob.objects.create(
         dataset=dataset,
         channel=Channel.UPLOAD,
-        department=_submitting_department(actor, dataset, "manage"),
+        department=dataset.owner,  # uploads need "manage": the owner's stewards and heads
         created_by=actor,
         source_name=name,
         size_bytes=size,

@@ -7,8 +7,7 @@ from django.utils import timezone
 from apps.access import selectors, services
 from apps.access.models import DataGrant, DataRequest
 from apps.core.exceptions import AccessDenied, ServiceError
-from apps.datapool.models import Record
-from apps.datapool.models import DatasetGroupObjectPermission
+from apps.datapool.models import DatasetGroupObjectPermission, Record
 from apps.ledger.models import AuditEvent
 from tests.access.world import access_world, incident
 

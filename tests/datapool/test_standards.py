@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import orjson
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from apps.datapool import standards
 from apps.datapool.demo import RESIDENT_FIELDS
@@ -24,6 +25,14 @@ from apps.datapool.standards import (
     standard_spec_errors,
 )
 from tests.datapool.world import csv_bytes, load_bytes, pool_world, resident_rows
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The assertions read the English messages; which language is active otherwise depends on
+    the tests that ran before (the platform's default is Chinese)."""
+    with translation.override("en"):
+        yield
 
 
 def spec(fields, **kwargs) -> DataStandard:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from apps.access import services
-from apps.access.models import DataGrant
+from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
 from apps.core.permissions import Role
 from apps.datapool import services as pool_services
 from apps.datapool.choices import Classification
@@ -201,3 +201,44 @@ __all__ = [
     "owner_steward",
     "request_for",
 ]
+
+
+# --- probes shared by the access API and portal matrices (state a refused write must not change) ---
+
+
+def request_state(attr: str):
+    def probe(w):
+        return DataRequest.objects.values_list("status", flat=True).get(pk=getattr(w, attr).pk)
+
+    return probe
+
+
+def grant_state(attr: str):
+    def probe(w):
+        return DataGrant.objects.values_list("revoked_at", "reviewed_at").get(pk=getattr(w, attr).pk)
+
+    return probe
+
+
+def requests_of_department(w):
+    return DataRequest.objects.filter(department=w.department).count()
+
+
+def emergency_grants_of_department(w):
+    return DataGrant.objects.filter(department=w.department, is_emergency=True).count()
+
+
+def demands_of_department(w):
+    return DataDemand.objects.filter(department=w.department).count()
+
+
+def demand_state(w):
+    return DataDemand.objects.values_list("status", flat=True).get(pk=w.access_demand.pk)
+
+
+def subscriptions_of_department(w):
+    return Subscription.objects.filter(department=w.department).count()
+
+
+def subscription_exists(w):
+    return Subscription.objects.filter(pk=w.access_subscription.pk).exists()

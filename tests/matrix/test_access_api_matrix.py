@@ -24,12 +24,24 @@ Who sees what (the same rules as the portal's pages):
 
 import pytest
 
-from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
 from apps.core.permissions import Role
 from apps.datapool.models import Record
 from apps.ledger.models import AuditEvent
 from tests.matrix import access_world  # noqa: F401  (registers the access_* world objects)
-from tests.matrix.access_world import ACCESS_CLEAR, ACCESS_GRANT, ACCESS_MASKED, request_for
+from tests.matrix.access_world import (
+    ACCESS_CLEAR,
+    ACCESS_GRANT,
+    ACCESS_MASKED,
+    demand_state,
+    demands_of_department,
+    emergency_grants_of_department,
+    grant_state,
+    request_for,
+    request_state,
+    requests_of_department,
+    subscription_exists,
+    subscriptions_of_department,
+)
 from tests.matrix.harness import HIDDEN, State, action, cases, check, detail, listing, states_for, world_object
 from tests.matrix.registry import register
 
@@ -53,44 +65,6 @@ def _api_access_draft(w):
 
 
 # --- probes -----------------------------------------------------------------------------------
-
-
-def request_state(attr: str):
-    def probe(w):
-        return DataRequest.objects.values_list("status", flat=True).get(pk=getattr(w, attr).pk)
-
-    return probe
-
-
-def grant_state(attr: str):
-    def probe(w):
-        return DataGrant.objects.values_list("revoked_at", "reviewed_at").get(pk=getattr(w, attr).pk)
-
-    return probe
-
-
-def requests_of_department(w):
-    return DataRequest.objects.filter(department=w.department).count()
-
-
-def emergency_grants_of_department(w):
-    return DataGrant.objects.filter(department=w.department, is_emergency=True).count()
-
-
-def demands_of_department(w):
-    return DataDemand.objects.filter(department=w.department).count()
-
-
-def demand_state(w):
-    return DataDemand.objects.values_list("status", flat=True).get(pk=w.access_demand.pk)
-
-
-def subscriptions_of_department(w):
-    return Subscription.objects.filter(department=w.department).count()
-
-
-def subscription_exists(w):
-    return Subscription.objects.filter(pk=w.access_subscription.pk).exists()
 
 
 # --- bodies -----------------------------------------------------------------------------------

@@ -25,12 +25,22 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
 from apps.core.permissions import Role
 from apps.datapool.models import Record
 from apps.ledger.models import AuditEvent
 from tests.matrix import access_world  # noqa: F401  (registers the access_* world objects)
-from tests.matrix.access_world import ACCESS_DEMAND_TITLE, ACCESS_GRANT
+from tests.matrix.access_world import (
+    ACCESS_DEMAND_TITLE,
+    ACCESS_GRANT,
+    demand_state,
+    demands_of_department,
+    emergency_grants_of_department,
+    grant_state,
+    request_state,
+    requests_of_department,
+    subscription_exists,
+    subscriptions_of_department,
+)
 from tests.matrix.harness import State, action, cases, check, detail, listing
 from tests.matrix.registry import register
 
@@ -59,41 +69,6 @@ def department_label(w) -> str:
 
 
 # --- probes --------------------------------------------------------------------------------------
-
-
-def request_state(w):
-    return DataRequest.objects.values_list("status", flat=True).get(pk=w.access_request.pk)
-
-
-def grant_state(attr: str):
-    def probe(w):
-        return DataGrant.objects.values_list("revoked_at", "reviewed_at").get(pk=getattr(w, attr).pk)
-
-    return probe
-
-
-def requests_of_department(w):
-    return DataRequest.objects.filter(department=w.department).count()
-
-
-def emergency_grants_of_department(w):
-    return DataGrant.objects.filter(department=w.department, is_emergency=True).count()
-
-
-def demands_of_department(w):
-    return DataDemand.objects.filter(department=w.department).count()
-
-
-def demand_state(w):
-    return DataDemand.objects.values_list("status", flat=True).get(pk=w.access_demand.pk)
-
-
-def subscriptions_of_department(w):
-    return Subscription.objects.filter(department=w.department).count()
-
-
-def subscription_exists(w):
-    return Subscription.objects.filter(pk=w.access_subscription.pk).exists()
 
 
 # --- forms ---------------------------------------------------------------------------------------
@@ -233,7 +208,7 @@ ROUTES = register(
                 allowed_to=allowed,
                 success=302,
                 data=data,
-                probe=request_state,
+                probe=request_state("access_request"),
                 grant=ACCESS_GRANT,
             )
             for verb, allowed, data in (
