@@ -87,6 +87,18 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("access.datademand", "edit"): STEWARDS,
     ("access.subscription", "view"): ALL_ROLES,
     ("access.subscription", "edit"): STEWARDS,
+    # early warning on pooled data: a department's rules, and the alerts raised to it
+    ("organizations.department", "monitor"): STEWARDS,
+    ("monitoring.monitoringrule", "view"): ALL_ROLES,
+    ("monitoring.monitoringrule", "manage"): STEWARDS,
+    ("monitoring.alert", "view"): ALL_ROLES,
+    ("monitoring.alert", "handle"): frozenset({Role.HEAD, Role.STAFF}),
+    # situation reports, after-action reviews and archives of an incident
+    ("reporting.report", "view"): ALL_ROLES,
+    ("reporting.report", "request"): frozenset({Role.HEAD, Role.STAFF}),
+    ("reporting.reportschedule", "view"): ALL_ROLES,
+    ("reporting.reportschedule", "manage"): frozenset({Role.HEAD, Role.STAFF}),
+    ("reporting.archive", "view"): ALL_ROLES,
 }
 
 

@@ -294,6 +294,10 @@ def incident_set_status(*, actor, incident: Incident, status: str, note: str = "
         event,
         incident,
     )
+    if status == IncidentStatus.CLOSED:  # the after-action review, then the archive (数字档案)
+        from apps.reporting.services import incident_closed
+
+        incident_closed(incident)
     return incident
 
 

@@ -87,8 +87,15 @@ def scorecard(*, user, start: datetime, end: datetime, now: datetime | None = No
     """Per-department evidence over [start, end), computed from the task history (TaskEvent rows,
     each tied to its ledger event), for the tasks the caller may see. Ranked: lowest overdue rate,
     then fastest median acceptance."""
+    return scorecard_for(tasks=task_list(user=user), start=start, end=end, now=now)
+
+
+def scorecard_for(
+    *, tasks: QuerySet[Task], start: datetime, end: datetime, now: datetime | None = None
+) -> list[ScoreRow]:
+    """The scorecard over a given set of tasks (an incident's, for its after-action review)."""
     now = now or timezone.now()
-    tasks = task_list(user=user).filter(issued_at__lt=end)
+    tasks = tasks.filter(issued_at__lt=end)
     task_ids = tasks.values("pk")
     events = list(
         TaskEvent.objects.filter(task_id__in=task_ids, at__gte=start, at__lt=end)

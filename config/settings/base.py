@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "apps.tasking",
     "apps.datapool",
     "apps.access",
+    "apps.monitoring",
+    "apps.reporting",
     "apps.portal",
 ]
 
@@ -242,6 +244,19 @@ CELERY_BEAT_SCHEDULE |= {
     "datapool-jobs-resume": {
         "task": "apps.datapool.tasks.jobs_resume_task",
         "schedule": crontab(minute="*/5"),
+    },
+}
+
+# Early warning and reporting: monitoring rules run every minute over the records loaded since
+# their last run; consolidated-report schedules are checked every minute (each fires once a day).
+CELERY_BEAT_SCHEDULE |= {
+    "monitoring-rules-evaluate": {
+        "task": "apps.monitoring.tasks.rules_evaluate_task",
+        "schedule": crontab(minute="*"),
+    },
+    "reporting-schedules-run": {
+        "task": "apps.reporting.tasks.schedules_run_task",
+        "schedule": crontab(minute="*"),
     },
 }
 
