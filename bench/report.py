@@ -5,7 +5,7 @@ an incident with 100,000 pooled records opened to it and 10,000 tasks, timed ste
 
 Drops and re-creates the given database (its name must end in 'bench') and migrates it. Seeds
 through the services: 200 departments, an incident in a leading group, 10,000 tasks dispatched
-in fan-outs of 200 (a third accepted, some declined), a situation report from 20 departments, a
+in fan-outs of 200 (a third accepted, some declined, a tenth moved past their deadline), a situation report from 20 departments, a
 resident dataset of 100,000 records loaded through the real ingestion path, and a grant on it
 for the incident (masked ID numbers). Then times, in one process (no worker, no broker):
 the snapshot (the report's queries), each renderer (PDF, Excel, CSV) and the whole
@@ -95,7 +95,7 @@ def seed(records: int, tasks: int):
             issuer_department=emergency,
             departments=departments,
             title=f"第{batch + 1:02d}批：巡堤查险、转移安置、物资保障",
-            deadline=timezone.now() + timedelta(hours=batch % 24 - 6),
+            deadline=timezone.now() + timedelta(hours=batch % 24 + 1),
             instructions="按防汛预案执行并每两小时报告进展。",
             incident=inc,
         )
@@ -105,6 +105,10 @@ def seed(records: int, tasks: int):
                 tasking.task_decline(actor=heads[task.department_id], task=task, reason="非本部门职责，请改派")
             else:
                 tasking.task_accept(actor=heads[task.department_id], task=task)
+    # a tenth of the tasks overdue (a deadline in the past cannot be issued: moved back afterwards)
+    from apps.tasking.models import Task
+
+    Task.objects.filter(pk__in=[t.pk for t in issued[::10]]).update(deadline=timezone.now() - timedelta(hours=1))
     print(f"seed: {len(issued)} tasks in {time.perf_counter() - started:.1f} s", flush=True)
 
     from apps.organizations.models import Department

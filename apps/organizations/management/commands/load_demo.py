@@ -14,12 +14,16 @@ class Command(BaseCommand):
         from apps.access.demo import demo_load_access
         from apps.datapool.demo import demo_load_datapool
         from apps.incidents.demo import demo_load_incidents
+        from apps.monitoring.demo import demo_load_monitoring
+        from apps.reporting.demo import demo_load_reporting
         from apps.tasking.demo import demo_load_tasks
 
         report.created += demo_load_incidents()
         report.created += demo_load_tasks()
         report.created += demo_load_datapool()
         report.created += demo_load_access()
+        report.created += demo_load_monitoring()
+        report.created += demo_load_reporting()
         self.stdout.write(self.style.SUCCESS(f"Demo scenario ready ({report.created} objects created)."))
         if options["quiet"]:
             return
