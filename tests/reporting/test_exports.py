@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from apps.reporting.exports import Document, Section, Table, render_csv, render_pdf, render_xlsx
 
 INJECTION = "=cmd|' /C calc'!A0"
+UTC8 = datetime(2026, 11, 24, 8, tzinfo=ZoneInfo("UTC"))
 
 
 def document(rows: int = 3) -> Document:
