@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.tasking.api.urls")),
     path("", include("apps.datapool.api.urls")),
     path("", include("apps.access.api.urls")),
+    path("", include("apps.monitoring.api.urls")),
     path("", include("apps.reporting.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

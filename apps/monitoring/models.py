@@ -52,7 +52,9 @@ class MonitoringRule(ScopedModel):
     is_active = models.BooleanField(_("active"), default=True)
     cursor = models.BigIntegerField(_("last record evaluated"), default=0, editable=False)
     last_evaluated_at = models.DateTimeField(_("last evaluated at"), null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -119,7 +121,12 @@ class Alert(ScopedModel):
     status = models.CharField(_("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     raised_at = models.DateTimeField(_("raised at"), default=timezone.now)
     handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
     )
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)

@@ -11,6 +11,7 @@ region and window (a unique constraint backs it).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from apps.notifications.services import message_for, notify_bulk
 from .choices import Aggregate, AlertStatus, Comparator, DraftAction, EvaluationOutcome, RuleKind, Window
 from .models import Alert, MonitoringRule, RuleBucket, RuleEvaluation
 
+log = logging.getLogger(__name__)
 RULE_FIELDS = [
     "name",
     "dataset_id",
@@ -177,7 +179,13 @@ def rule_create(
         incident_subtype=incident_subtype if draft_action == DraftAction.INCIDENT else "",
         created_by=actor,
     )
-    rule.notify_departments.set(notify_departments)
+    from apps.organizations.models import Department
+
+    wanted = {getattr(d, "pk", d) for d in notify_departments}
+    visible = set(Department.objects.restrict(actor, "view").filter(pk__in=wanted).values_list("pk", flat=True))
+    if wanted - visible:
+        raise ServiceError(_("Choose departments to alert among those you can see."), field="notify_departments")
+    rule.notify_departments.set(visible)
     audit_record(actor=actor, action="monitoring.rule.create", target=rule, after=snapshot(rule, RULE_FIELDS))
     return rule
 
@@ -205,7 +213,19 @@ def rules_evaluate(*, now: datetime | None = None) -> dict[str, int]:
     worker is evaluating right now is skipped (its lock is held), not waited for."""
     totals = {"rules": 0, "records": 0, "alerts": 0}
     for pk in MonitoringRule.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True):
-        result = rule_evaluate(rule_id=pk, now=now)
+        try:
+            result = rule_evaluate(rule_id=pk, now=now)
+        except Exception as exc:  # one broken rule must not stop the others: recorded, retried next run
+            log.exception("monitoring rule %s failed", pk)
+            RuleEvaluation.objects.create(
+                rule_id=pk,
+                started_at=now or timezone.now(),
+                finished_at=timezone.now(),
+                outcome=EvaluationOutcome.FAILED,
+                message=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            totals["failed"] = totals.get("failed", 0) + 1
+            continue
         if result is None:
             continue
         totals["rules"] += 1

@@ -22,4 +22,8 @@ urlpatterns = [
     path("data/", include("apps.datapool.urls")),
     # data access pages: portal:data-request-detail, portal:data-grant-detail, portal:data-demand-list, …
     path("access/", include("apps.access.urls")),
+    # early warning: portal:monitoring-rule-list, portal:alert-detail, … (alert notifications link /monitoring/alerts/<pk>/)
+    path("monitoring/", include("apps.monitoring.urls")),
+    # reports and archives: portal:report-detail, portal:archive-detail, … (notifications link /reports/<pk>/)
+    path("reports/", include("apps.reporting.urls")),
 ]

@@ -268,3 +268,30 @@ def test_a_backlog_is_read_in_steps_with_the_same_result():
     assert sorted(Alert.objects.filter(rule=stepped).values_list("region_id", "window_start")) == sorted(
         Alert.objects.filter(rule=whole).values_list("region_id", "window_start")
     )
+
+
+def test_one_failing_rule_is_recorded_and_the_others_still_run(monkeypatch):
+    w = World()
+    w.load([("S1", w.county_a.code, 8.8, "2026-07-01 08:00")])
+    broken, healthy = w.rule(), w.rule()
+    real = services.rule_evaluate
+
+    def flaky(*, rule_id, **kwargs):
+        if rule_id == broken.pk:
+            raise ValueError("bad payload value")
+        return real(rule_id=rule_id, **kwargs)
+
+    monkeypatch.setattr(services, "rule_evaluate", flaky)
+    totals = services.rules_evaluate()
+    assert totals["failed"] == 1 and totals["alerts"] == 1
+    failed = RuleEvaluation.objects.get(rule=broken)
+    assert failed.outcome == EvaluationOutcome.FAILED and "bad payload value" in failed.message
+    assert Alert.objects.filter(rule=healthy).count() == 1
+
+
+def test_a_rule_alerts_only_departments_its_author_can_see():
+    w = World()
+    hidden = department(region=region(), type=DepartmentType.EMERGENCY)
+    with pytest.raises(ServiceError) as err:
+        w.rule(notify_departments=[hidden])
+    assert err.value.field == "notify_departments"
