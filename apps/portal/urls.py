@@ -5,6 +5,7 @@ from . import views
 app_name = "portal"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
+    path("dashboard/live/", views.DashboardLiveView.as_view(), name="dashboard-live"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("regions/", views.RegionListView.as_view(), name="region-list"),
@@ -22,7 +23,7 @@ urlpatterns = [
     path("data/", include("apps.datapool.urls")),
     # data access pages: portal:data-request-detail, portal:data-grant-detail, portal:data-demand-list, …
     path("access/", include("apps.access.urls")),
-    # early warning: portal:monitoring-rule-list, portal:alert-detail, … (alert notifications link /monitoring/alerts/<pk>/)
+    # early warning: portal:monitoring-rule-list, portal:alert-detail, … (notifications link /monitoring/alerts/<pk>/)
     path("monitoring/", include("apps.monitoring.urls")),
     # reports and archives: portal:report-detail, portal:archive-detail, … (notifications link /reports/<pk>/)
     path("reports/", include("apps.reporting.urls")),

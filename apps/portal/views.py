@@ -1,9 +1,12 @@
 """Portal pages: parse, call one selector or service, render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.shortcuts import redirect
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
+from django.shortcuts import redirect, resolve_url
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
@@ -15,7 +18,7 @@ from apps.organizations import selectors, services
 from apps.organizations.filters import AgreementFilter, DepartmentFilter, LeadingGroupFilter, RegionFilter
 from apps.organizations.forms import DepartmentForm
 
-from .selectors import dashboard_for
+from .selectors import dashboard_for, dashboard_live_for
 
 
 class LoginView(auth_views.LoginView):
@@ -27,11 +30,43 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
+def dashboard_poll_seconds() -> int:
+    """How often the dashboard's live part is refreshed (settings.DASHBOARD_POLL_SECONDS, 30 s)."""
+    return max(int(getattr(settings, "DASHBOARD_POLL_SECONDS", 30)), 1)
+
+
 class DashboardView(LoginRequiredMixin, TemplateView):
     template_name = "portal/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(**kwargs) | dashboard_for(user=self.request.user)
+        context = super().get_context_data(**kwargs) | dashboard_for(user=self.request.user)
+        context["poll_seconds"] = dashboard_poll_seconds()
+        return context
+
+
+class DashboardLiveView(LoginRequiredMixin, TemplateView):
+    """The dashboard's live part alone, polled by htmx. Once the session has ended an htmx poll
+    gets HX-Redirect to the login page (a plain 302 would be followed and swapped into the page)."""
+
+    template_name = "portal/_dashboard_live.html"
+
+    def handle_no_permission(self):
+        if self.request.headers.get("HX-Request") == "true" and not self.request.user.is_authenticated:
+            login = redirect_to_login(
+                resolve_url("portal:dashboard"), self.get_login_url(), self.get_redirect_field_name()
+            )
+            return HttpResponse(status=204, headers={"HX-Redirect": login["Location"]})
+        return super().handle_no_permission()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs) | dashboard_live_for(user=self.request.user)
+        context["poll_seconds"] = dashboard_poll_seconds()
+        return context
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class RegionListView(ScopedListView):

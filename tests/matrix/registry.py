@@ -34,11 +34,12 @@ NON_TENANT_ROUTES: dict[str, str] = {
 # View classes behind api/portal routes that are not built on ScopedViewMixin/ScopedViewSetMixin.
 UNSCOPED_VIEWS: dict[str, str] = {
     "apps.portal.views.DashboardView": "shows only the caller's own seats and groups, through restricted selectors",
+    "apps.portal.views.DashboardLiveView": "the dashboard's live part: every figure comes from restricted selectors",
     "apps.accounts.api.views.MeApi": "shows only the caller (request.user) and their seats",
     "apps.portal.views.LoginView": "public login form",
     "apps.portal.views.LogoutView": "ends the caller's own session",
     "drf_spectacular.views.SpectacularAPIView": "OpenAPI schema: no tenant data",
-    "drf_spectacular.views.SpectacularSwaggerView": "Swagger UI: no tenant data",
+    "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI: no tenant data",
 }
 
 
