@@ -64,8 +64,13 @@ def demo_load_access() -> int:
         )
         for approver in ("nj_gongan_head", "js_xinxiban_head"):
             if request.status == "submitted":
+                # seeded as if each head had verified their session with an authenticator code
                 request = services.request_decide(
-                    actor=users[approver], request=request, decision="approve", reason="同意，限用于本次洪水应急"
+                    actor=users[approver],
+                    request=request,
+                    decision="approve",
+                    reason="同意，限用于本次洪水应急",
+                    second_factor=True,
                 )
         created += 1
         rejected = services.request_create(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
-from apps.core.exceptions import Conflict, ServiceError
+from apps.core.exceptions import Conflict, SecondFactorRequired, ServiceError
 from apps.core.scoping import authorize, authorize_any
 from apps.core.transitions import ensure_transition
 from apps.datapool.choices import Classification
@@ -241,6 +241,15 @@ def request_next_stage(*, user, request: DataRequest, decided: set[str] | None =
     return _stage_for(user, request, decided)
 
 
+SECOND_FACTOR_CLASSIFICATIONS = frozenset({Classification.SENSITIVE, Classification.SECRET})
+
+
+def approval_needs_second_factor(request: DataRequest) -> bool:
+    """Approving (any stage) access to a sensitive or secret dataset needs the approver's
+    session verified with a second factor (decision 0012). Rejecting never does."""
+    return request.dataset.classification in SECOND_FACTOR_CLASSIFICATIONS
+
+
 def _stage_for(actor, req: DataRequest, decided: set[str]) -> tuple[str, Department]:
     """The next stage this actor may decide, and the department they decide for."""
     from apps.core.permissions import Role
@@ -272,7 +281,11 @@ def request_decide(
     *, actor, request: DataRequest, decision: str, reason: str = "", second_factor: bool = False
 ) -> DataRequest:
     """One approval stage decides. The last approval creates the grant, exactly once: the
-    request row is locked, so concurrent approvals serialise and the second finds it granted."""
+    request row is locked, so concurrent approvals serialise and the second finds it granted.
+
+    `second_factor`: the interface says whether the actor's session is verified with a second
+    factor (portal and API sessions: `is_verified()`; an integration key: never). Approving a
+    sensitive or secret dataset's request without it is refused."""
     authorize_any(actor, ("decide_owner", "decide_office"), request)
     req = (
         DataRequest.objects.select_for_update(of=("self",))
@@ -287,6 +300,13 @@ def request_decide(
         raise ServiceError(_("Give the reason for rejecting."), field="reason")
     decided = set(req.approvals.values_list("stage", flat=True))
     stage, department = _stage_for(actor, req, decided)
+    if decision == Decision.APPROVE and not second_factor and approval_needs_second_factor(req):
+        raise SecondFactorRequired(
+            _(
+                "Approving access to sensitive or secret data needs a person whose session is verified "
+                "with a second factor (an authenticator code); an integration key cannot approve it."
+            )
+        )
     DataApproval.objects.create(
         request=req,
         stage=stage,

@@ -31,8 +31,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import ListView, TemplateView
 
+from apps.accounts.selectors import user_is_verified
+from apps.accounts.views import otp_verify_url
 from apps.core.csv import csv_cell
-from apps.core.exceptions import AccessDenied, ServiceError
+from apps.core.exceptions import AccessDenied, SecondFactorRequired, ServiceError
 from apps.core.permissions import Role
 from apps.core.scoping import authorize, authorize_any, principal_for
 from apps.core.views import (
@@ -326,18 +328,39 @@ class RequestActionView(ObjectActionMixin, DataRequestDetailView):
 
 
 class DataRequestApproveView(RequestActionView):
+    """Approve a stage. For sensitive and secret data the session must be verified with a second
+    factor: without it the approver is sent to the verify page and back to the request."""
+
     action = "approve"
     actions = ("decide_owner", "decide_office")
+    second_factor_missing = False
 
     def perform(self, form):
-        req = services.request_decide(
-            actor=self.request.user, request=self.object, decision=Decision.APPROVE, reason=form.cleaned_data["reason"]
-        )
+        try:
+            req = services.request_decide(
+                actor=self.request.user,
+                request=self.object,
+                decision=Decision.APPROVE,
+                reason=form.cleaned_data["reason"],
+                second_factor=user_is_verified(self.request.user),
+            )
+        except SecondFactorRequired:
+            self.second_factor_missing = True
+            raise
         self.success_message = (
             _("Approved: access is granted.")
             if req.status == RequestStatus.GRANTED
             else _("Approved. The next approver has been told.")
         )
+
+    def invalid(self, form, status: int):
+        if self.second_factor_missing:
+            messages.warning(
+                self.request,
+                _("Approving access to sensitive data needs your authenticator code. Enter it, then approve."),
+            )
+            return redirect(otp_verify_url(self.detail_url()))
+        return super().invalid(form, status)
 
 
 class DataRequestRejectView(RequestActionView):

@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.core.admin import ScopedModelAdmin
 
@@ -26,8 +28,23 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         services.user_admin_save(actor=request.user, user=obj, changed=form.changed_data, created=not change)
 
+    actions = ["reset_second_factor"]
+
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: the ledger keeps referring to the account
+
+    @admin.action(description=_("Reset two-factor authentication (lost phone)"))
+    def reset_second_factor(self, request, queryset):
+        for user in queryset:
+            services.otp_devices_reset(actor=request.user, user=user)
+        messages.success(request, _("Two-factor authentication was reset; those users enrol again."))
+
+
+# Authenticators and backup codes are changed only by their owners (portal) or reset through the
+# action above, both recorded in the ledger; django-otp's own admin pages would bypass that.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(IntegrationKey)

@@ -30,3 +30,11 @@ class AccessDenied(Exception):
 class Conflict(ServiceError):
     code = "conflict"
     status = 409
+
+
+class SecondFactorRequired(ServiceError):
+    """The operation needs a person whose session is verified with a second factor (an
+    authenticator code or a backup code, decision 0012); an integration key never qualifies."""
+
+    code = "second_factor_required"
+    status = 403

@@ -25,7 +25,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import AccessDenied, ServiceError
-from apps.core.scoping import NOTHING, authorize
+from apps.core.scoping import NOTHING, authorize, principal_for
 from apps.incidents.choices import SUBTYPES_BY_CATEGORY, WarningLevel
 from apps.ledger.services import audit_record, snapshot
 from apps.notifications.services import message_for, notify_bulk
@@ -181,8 +181,15 @@ def rule_create(
     )
     from apps.organizations.models import Department
 
+    # departments the author can see, and those over the author's own regions (a county alerts its
+    # city's and province's offices, which the department directory does not list for it)
     wanted = {getattr(d, "pk", d) for d in notify_departments}
     visible = set(Department.objects.restrict(actor, "view").filter(pk__in=wanted).values_list("pk", flat=True))
+    principal = principal_for(actor)
+    mine = principal.region_paths() if principal is not None else set()
+    for pk, path in Department.objects.filter(pk__in=wanted - visible).values_list("pk", "region__path"):
+        if any(own.startswith(path) for own in mine):
+            visible.add(pk)
     if wanted - visible:
         raise ServiceError(_("Choose departments to alert among those you can see."), field="notify_departments")
     rule.notify_departments.set(visible)

@@ -14,6 +14,8 @@ urlpatterns = [
     path("agreements/", views.AgreementListView.as_view(), name="agreement-list"),
     path("leading-groups/", views.LeadingGroupListView.as_view(), name="leading-group-list"),
     path("ledger/", views.LedgerListView.as_view(), name="ledger-list"),
+    # the caller's own account security: portal:account-security, portal:otp-enrol, portal:otp-verify, …
+    path("account/", include("apps.accounts.urls")),
     # incident and warning pages: names in this namespace (portal:incident-list, portal:warning-list, …)
     path("incidents/", include("apps.incidents.urls")),
     path("notifications/", include("apps.notifications.urls")),

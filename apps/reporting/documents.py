@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from apps.incidents.choices import (
     Category,
@@ -211,7 +212,14 @@ def situation_document(report, content: dict) -> Document:
             paragraphs=[] if content["alerts"] else [_("No alert.")],
             tables=[
                 Table(
-                    columns=[_("Rule"), _("Region"), _("Level"), _("Value"), _("Previous window"), _("Window start")],
+                    columns=[
+                        _("Rule"),
+                        _("Region"),
+                        pgettext("warning", "Level"),
+                        _("Value"),
+                        _("Previous window"),
+                        _("Window start"),
+                    ],
                     rows=[
                         [
                             a["rule"],
@@ -234,7 +242,7 @@ def situation_document(report, content: dict) -> Document:
         % {"number": report.number, "title": inc["title"]},
         meta=_incident_meta(report, content),
         sections=sections,
-        footer=_("Emergency collaboration platform · consolidated situation report"),
+        footer=f"{_('Cross-region Emergency Collaboration Platform')} · {ReportKind.SITUATION.label}",
         page_label=_("Page %(page)d"),
     )
 
@@ -303,7 +311,15 @@ def review_document(report, content: dict) -> Document:
             paragraphs=[] if content["task_moves"] else [_("No task was declined or transferred.")],
             tables=[
                 Table(
-                    columns=[_("Task"), _("Title"), _("Event"), _("Department"), _("To"), _("Time"), _("Reason")],
+                    columns=[
+                        _("Task"),
+                        _("Title"),
+                        _("Event"),
+                        _("Department"),
+                        pgettext("task transfer", "To department"),
+                        _("Time"),
+                        _("Reason"),
+                    ],
                     rows=[
                         [
                             m["task"],
@@ -356,7 +372,7 @@ def review_document(report, content: dict) -> Document:
         title=_("After-action review: %(title)s") % {"title": inc["title"]},
         meta=_incident_meta(report, content),
         sections=sections,
-        footer=_("Emergency collaboration platform · after-action review"),
+        footer=f"{_('Cross-region Emergency Collaboration Platform')} · {ReportKind.REVIEW.label}",
         page_label=_("Page %(page)d"),
     )
 

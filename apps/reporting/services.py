@@ -26,7 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.exceptions import AccessDenied, ServiceError
+from apps.core.exceptions import AccessDenied, Conflict, ServiceError
 from apps.core.scoping import principal_for
 from apps.incidents.choices import IncidentStatus
 from apps.incidents.models import Incident
@@ -89,6 +89,8 @@ def report_request(*, actor, incident: Incident, kind: str = ReportKind.SITUATIO
     if idempotency_key:
         existing = Report.objects.filter(requested_by=actor, idempotency_key=idempotency_key).first()
         if existing is not None:
+            if existing.incident_id != incident.pk or existing.kind != kind:
+                raise Conflict(_("This idempotency key was already used for another report."))
             return existing
     report = Report.objects.create(
         incident=incident,

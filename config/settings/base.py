@@ -4,6 +4,7 @@ With no environment at all the platform runs embedded: a SQLite file and Celery 
 in-process. `DATABASE_URL` switches to PostgreSQL; `CELERY_BROKER_URL` sends tasks to real workers.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -22,7 +23,7 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.accounts.admin_config.PlatformAdminConfig",  # the admin console, second factor required
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,6 +35,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_celery_beat",
     "apps.core",
     "apps.accounts",
@@ -58,9 +64,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a second factor this session
     "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.accounts.middleware.SessionLimitsMiddleware",  # idle and absolute session limits
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # sends CONTENT_SECURITY_POLICY where a settings module sets one
     "apps.core.middleware.AccessDeniedMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout flagged during the view into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -90,6 +100,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username+address before any password check
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -102,6 +113,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
+
+# Brute-force lockout (django-axes, docs/decisions/0012): failures count per username AND client
+# address together, so an attacker cannot lock a colleague out from elsewhere. Every lockout is an
+# `auth.lockout` ledger event (apps.accounts.receivers). Behind reverse proxies set
+# DJANGO_TRUSTED_PROXY_COUNT so the address is read from X-Forwarded-For (apps.accounts.lockout).
+AUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login clears that username+address's failures
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are `auth.login` ledger events already
+AXES_ENABLE_ADMIN = False  # unlock with `manage.py axes_reset_username`; the console stays scoped
+
+# Second factor (django-otp, decision 0012): TOTP authenticator apps plus single-use backup codes.
+# Required for the admin console and for approving access to sensitive or secret data; optional
+# otherwise. The issuer is the name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="跨域应急协同平台")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # guardian: grants go to department groups only; no anonymous user row.
 ANONYMOUS_USER_NAME = None
@@ -124,10 +155,37 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-SESSION_COOKIE_AGE = 12 * 60 * 60
+# Sessions (docs/decisions/0012): ended server-side after 30 minutes without activity and 12 hours
+# after login whatever the activity (apps.accounts.middleware, which records `auth.session_expired`).
+# The cookie and the database row outlive neither; the cookie also goes when the browser closes.
+AUTH_SESSION_IDLE_SECONDS = 30 * 60
+AUTH_SESSION_MAX_SECONDS = 12 * 60 * 60
+AUTH_SESSION_ACTIVITY_RESOLUTION = 60  # seconds: activity is written to the session at most once a minute
+SESSION_COOKIE_AGE = AUTH_SESSION_MAX_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"  # links from e-mail notifications still arrive logged in
+CSRF_COOKIE_SAMESITE = "Strict"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4, decision 0012): the platform's own assets only; no inline
+# scripts, inline styles, eval or framing. data: images only because vendored CSS (Swagger UI) draws
+# icons with them. Production sends it (CONTENT_SECURITY_POLICY there); tests/accounts/test_csp.py
+# renders pages under it.
+CONTENT_SECURITY_POLICY_STRICT = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
@@ -276,4 +334,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # axes logs every login at INFO; lockouts (WARNING) are what matter, and the ledger has the rest
+    "loggers": {"axes": {"level": "WARNING"}},
 }

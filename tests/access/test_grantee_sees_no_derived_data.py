@@ -22,8 +22,8 @@ def test_the_records_route_gives_a_grantee_only_masked_fields_and_the_owner_ever
         legal_basis="应急预案",
         duration_hours=24,
     )
-    services.request_decide(actor=a.pool.head, request=req, decision="approve")
-    services.request_decide(actor=a.office_head, request=req, decision="approve")
+    services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
+    services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
     url = reverse("api:dataset-records", args=[a.pool.dataset.pk])
 
     grantee = APIClient()

@@ -29,7 +29,7 @@ def _request(a, **kwargs):
 
 
 def _approve_all(a, req):
-    req = services.request_decide(actor=a.pool.head, request=req, decision="approve")
+    req = services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
     return services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
 
 
@@ -37,10 +37,10 @@ def test_sensitive_data_needs_the_owner_and_the_information_office_then_one_gran
     a = access_world()
     req = _request(a)
     assert req.status == "submitted" and req.depth == 2
-    req = services.request_decide(actor=a.pool.head, request=req, decision="approve")
+    req = services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
     assert req.status == "submitted"  # waiting for the office
     assert not DataGrant.objects.exists()
-    req = services.request_decide(actor=a.office_head, request=req, decision="approve")
+    req = services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
     assert req.status == "granted"
     grant = DataGrant.objects.get(request=req)
     assert grant.department == a.health and grant.fields == ["name", "age", "gender"]
@@ -52,9 +52,9 @@ def test_the_office_cannot_decide_before_the_owner_and_staff_cannot_decide():
     a = access_world()
     req = _request(a)
     with pytest.raises(ServiceError):
-        services.request_decide(actor=a.office_head, request=req, decision="approve")
+        services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
     with pytest.raises(AccessDenied):
-        services.request_decide(actor=a.pool.staff, request=req, decision="approve")
+        services.request_decide(actor=a.pool.staff, request=req, decision="approve", second_factor=True)
 
 
 def test_a_rejection_needs_a_reason_and_ends_the_request():
@@ -65,7 +65,7 @@ def test_a_rejection_needs_a_reason_and_ends_the_request():
     req = services.request_decide(actor=a.pool.head, request=req, decision="reject", reason="用途不明确")
     assert req.status == "rejected" and req.rejection_reason == "用途不明确"
     with pytest.raises(ServiceError):
-        services.request_decide(actor=a.office_head, request=req, decision="approve")
+        services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
 
 
 def test_granted_reads_show_clear_fields_mask_the_rest_and_omit_others():

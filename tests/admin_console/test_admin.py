@@ -7,6 +7,7 @@ from apps.core.permissions import Role
 from apps.ledger.models import AuditEvent
 from apps.organizations.models import Department, DepartmentGroupObjectPermission, Membership, Region
 from tests import factories as f
+from tests.accounts.otp import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ CHANGELISTS = [
 @pytest.mark.parametrize("name", CHANGELISTS)
 def test_every_changelist_and_add_page_renders_for_an_administrator(client, admin, name):
     f.department(region=f.region())
-    client.force_login(admin)
+    verified_login(client, admin)
     assert client.get(reverse(name)).status_code == 200
     add = reverse(name.replace("_changelist", "_add"))
     expected = (
@@ -36,7 +37,7 @@ def test_every_changelist_and_add_page_renders_for_an_administrator(client, admi
 
 
 def test_creating_a_region_and_department_in_the_console_goes_through_the_services(client, admin):
-    client.force_login(admin)
+    verified_login(client, admin)
     before = AuditEvent.objects.count()  # after the login event
     response = client.post(
         reverse("admin:organizations_region_add"), {"code": "320000", "name": "江苏省", "level": "province"}
@@ -58,7 +59,7 @@ def test_creating_a_region_and_department_in_the_console_goes_through_the_servic
 def test_membership_and_grant_admin_write_through_services(client, admin):
     dept, other = f.department(region=f.region()), f.department(region=f.region())
     user = f.UserFactory()
-    client.force_login(admin)
+    verified_login(client, admin)
     response = client.post(
         reverse("admin:organizations_membership_add"), {"user": user.pk, "department": dept.pk, "role": Role.HEAD}
     )
@@ -78,7 +79,7 @@ def test_membership_and_grant_admin_write_through_services(client, admin):
 def test_the_ledger_cannot_be_changed_from_the_console(client, admin):
     f.region()
     event = AuditEvent.objects.first()
-    client.force_login(admin)
+    verified_login(client, admin)
     url = reverse("admin:ledger_auditevent_change", args=[event.pk])
     assert client.get(url).status_code == 200  # viewable
     client.post(url, {"action": "forged"})
@@ -96,6 +97,6 @@ def test_a_staff_admin_user_sees_only_their_scope_in_the_console(client):
     from django.contrib.auth.models import Permission
 
     user.user_permissions.add(Permission.objects.get(codename="view_department"))
-    client.force_login(user)
+    verified_login(client, user)
     page = client.get(reverse("admin:organizations_department_changelist")).content.decode()
     assert mine.name in page and theirs.name not in page

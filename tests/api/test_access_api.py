@@ -20,6 +20,7 @@ from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
 from apps.datapool.models import DatasetGroupObjectPermission, Record
 from apps.ledger.models import AuditEvent
 from tests.access.world import access_world, incident
+from tests.accounts.otp import verified_login
 from tests.races import fresh_user, run_together
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,13 @@ MASKED = ["id_number", "phone"]
 def client_for(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
+    return client
+
+
+def verified_client_for(user) -> APIClient:
+    """A session verified with a second factor: approving sensitive data needs one."""
+    client = APIClient()
+    verified_login(client, user)
     return client
 
 
@@ -72,8 +80,8 @@ def granted(a, **kwargs) -> DataGrant:
         duration_hours=kwargs.pop("duration_hours", 72),
         **kwargs,
     )
-    services.request_decide(actor=a.pool.head, request=req, decision="approve")
-    services.request_decide(actor=a.office_head, request=req, decision="approve")
+    services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
+    services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
     return DataGrant.objects.get(request=req)
 
 
@@ -108,7 +116,11 @@ def test_the_whole_flow_through_the_api_with_two_principals():
     """Given health's steward and public security's head, when health asks, both stages approve
     and health reads, then every step answers what the next one needs."""
     a = access_world()
-    health, owner, office = client_for(a.health_steward), client_for(a.pool.head), client_for(a.office_head)
+    health, owner, office = (
+        client_for(a.health_steward),
+        verified_client_for(a.pool.head),
+        verified_client_for(a.office_head),
+    )
 
     # health asks (the Idempotency-Key makes a resend land on the first request)
     created = health.post("/api/v1/data-requests/", request_body(a), format="json", HTTP_IDEMPOTENCY_KEY="req-1")
@@ -275,6 +287,7 @@ def test_records_answer_404_without_a_grant_after_expiry_and_for_another_provinc
     assert health.get(records_url(a)).status_code == 200
     assert_error(client_for(a.stranger).get(records_url(a)), 404, "not_found")  # someone else's grant opens nothing
     with time_machine.travel(timezone.now() + timedelta(hours=2, seconds=1)):
+        health = client_for(a.health_steward)  # two idle hours ended the old session: log in again
         before = len(reads())
         assert_error(health.get(records_url(a)), 404, "not_found")  # expired: at once, no sweep needed
         assert_error(health.get(csv_url(a)), 404, "not_found")
@@ -312,17 +325,17 @@ def test_status_author_and_grant_terms_in_a_payload_are_ignored():
     assert req.status == "submitted" and req.depth == 2 and req.created_by == a.health_steward
     assert not DataGrant.objects.exists()
 
-    # a decision cannot smuggle grant terms either
-    services.request_decide(actor=a.pool.head, request=req, decision="approve")
-    client_for(a.office_head).post(
-        f"/api/v1/data-requests/{req.pk}/decide/",
-        {"decision": "approve", "valid_until": "2099-01-01T00:00:00Z", "fields": ["address"], "second_factor": True},
-        format="json",
-    )
+    # a decision cannot smuggle grant terms either, nor claim a second factor the session lacks
+    services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
+    decide = f"/api/v1/data-requests/{req.pk}/decide/"
+    claim = {"decision": "approve", "valid_until": "2099-01-01T00:00:00Z", "fields": ["address"], "second_factor": True}
+    assert_error(client_for(a.office_head).post(decide, claim, format="json"), 403, "second_factor_required")
+    assert not DataGrant.objects.filter(request=req).exists()  # a claim in the body verifies nothing
+    assert verified_client_for(a.office_head).post(decide, claim, format="json").status_code == 200
     grant = DataGrant.objects.get(request=req)
     assert grant.fields == CLEAR and not grant.is_emergency
     assert abs((grant.valid_until - grant.valid_from) - timedelta(hours=72)) < timedelta(seconds=1)
-    assert all(not s.get("second_factor") for s in grant.approved_by)  # a claim in the body verifies nothing
+    assert [s["second_factor"] for s in grant.approved_by] == [True, True]  # from the sessions, not the body
 
 
 def test_another_departments_name_in_a_payload_is_refused():
@@ -520,11 +533,11 @@ def test_two_office_heads_approving_the_last_stage_together_make_exactly_one_gra
         legal_basis="法",
         duration_hours=24,
     )
-    services.request_decide(actor=a.pool.head, request=req, decision="approve")
+    services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
     heads = [a.office_head.pk, a.office_head2.pk]
 
     def prepare(i):
-        return client_for(fresh_user(heads[i]))
+        return verified_client_for(fresh_user(heads[i]))
 
     def act(i, client):
         return client.post(f"/api/v1/data-requests/{req.pk}/decide/", {"decision": "approve"}, format="json")

@@ -242,7 +242,7 @@ def test_a_grantee_pulls_only_what_its_grant_opens_masked_as_it_says(api_client)
         legal_basis="《突发事件应对法》第五十四条",
         duration_hours=24,
     )
-    req = access.request_decide(actor=a.pool.head, request=req, decision="approve")
+    req = access.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
     access.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
 
     api_client.force_authenticate(a.health_steward)

@@ -295,3 +295,10 @@ def test_a_rule_alerts_only_departments_its_author_can_see():
     with pytest.raises(ServiceError) as err:
         w.rule(notify_departments=[hidden])
     assert err.value.field == "notify_departments"
+
+
+def test_a_rule_may_alert_the_offices_over_its_department():
+    w = World()
+    provincial = department(region=w.province, type=DepartmentType.EMERGENCY)
+    rule = w.rule(notify_departments=[provincial])
+    assert list(rule.notify_departments.all()) == [provincial]

@@ -15,6 +15,7 @@ from apps.notifications import selectors, services
 from apps.notifications.models import Delivery, Notification
 from apps.notifications.services import PreferenceInput
 from apps.notifications.tasks import digest_send_task
+from tests.accounts.otp import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +216,6 @@ def test_the_api_registers_an_endpoint_once_showing_its_secret(scene, api_client
 def test_the_admin_console_shows_the_records_read_only(scene, client, admin, name):
     note(scene["department"], "a")
     services.notification_deliver(notification_id=Notification.objects.get().pk)
-    client.force_login(admin)
+    verified_login(client, admin)  # the console needs a second factor
     assert client.get(reverse(name)).status_code == 200
     assert client.get(reverse(name.replace("_changelist", "_add"))).status_code == 403

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import time_machine
@@ -25,6 +26,7 @@ from apps.datapool.demo import csv_bytes, resident_rows
 from apps.datapool.models import Record
 from apps.ledger.models import AuditEvent
 from tests.access.world import access_world, incident, load_bytes
+from tests.accounts.otp import authenticator, code_for, verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -78,8 +80,8 @@ def granted(a, **kwargs) -> DataGrant:
         "duration_hours": 72,
     }
     req = services.request_create(**(values | kwargs))
-    req = services.request_decide(actor=a.pool.head, request=req, decision="approve")
-    req = services.request_decide(actor=a.office_head, request=req, decision="approve")
+    req = services.request_decide(actor=a.pool.head, request=req, decision="approve", second_factor=True)
+    req = services.request_decide(actor=a.office_head, request=req, decision="approve", second_factor=True)
     return DataGrant.objects.get(request=req)
 
 
@@ -215,11 +217,20 @@ def test_approval_by_owner_then_office_grants_access_through_the_pages(a):
     owner = client_for(a.pool.head)
     assert detail in owner.get(reverse("portal:data-approval-queue")).content.decode()
     assert approve in owner.get(detail).content.decode()
+    # sensitive data: a password session is sent to verify its second factor first, and back
+    response = owner.post(approve, {"reason": "同意"}, **EN)
+    verify = reverse("portal:otp-verify")
+    assert response.status_code == 302 and response["Location"] == f"{verify}?next={quote(detail, safe='')}"
+    assert not req.approvals.exists()
+    verified = owner.post(verify, {"token": code_for(authenticator(a.pool.head)), "next": detail})
+    assert verified["Location"] == detail
+    owner.get(detail)  # shows (and so clears) the messages so far
     response = owner.post(approve, {"reason": "同意"}, **EN)
     assert response.status_code == 302 and texts(response) == ["Approved. The next approver has been told."]
     assert detail not in owner.get(reverse("portal:data-approval-queue")).content.decode()
     # the office's head now decides, and the last approval grants
-    office = client_for(a.office_head)
+    office = Client()
+    verified_login(office, a.office_head)
     assert detail in office.get(reverse("portal:data-approval-queue")).content.decode()
     response = office.post(approve, {"reason": ""}, **EN)
     assert texts(response) == ["Approved: access is granted."]

@@ -208,7 +208,7 @@ def test_the_archive_holds_shared_records_under_the_grants_masks(django_capture_
         duration_hours=72,
         incident=inc,
     )
-    access.request_decide(actor=a.pool.head, request=request, decision="approve")
+    access.request_decide(actor=a.pool.head, request=request, decision="approve", second_factor=True)
     access.request_decide(actor=a.office_head, request=request, decision="approve", second_factor=True)
     inc = incidents.incident_set_status(actor=admin_user(), incident=inc, status=IncidentStatus.RESPONDING)
     with django_capture_on_commit_callbacks(execute=True):

@@ -41,6 +41,8 @@ from rest_framework.viewsets import GenericViewSet
 from apps.access import selectors, services
 from apps.access.choices import DemandStatus, RequestStatus
 from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
+from apps.accounts.models import IntegrationKey
+from apps.accounts.selectors import user_is_verified
 from apps.core.api.views import IDEMPOTENCY_HEADER, ScopedViewSet, ScopedViewSetMixin
 from apps.core.csv import csv_cell
 from apps.core.exceptions import ServiceError
@@ -297,10 +299,20 @@ class DataRequestViewSet(ScopedViewSet):
     def decide(self, request, pk=None):
         """Approve or reject (with a reason) the next stage: the owner department's head first,
         then the information office (a second, different office head at depth 3). The last
-        approval creates the grant, exactly once."""
+        approval creates the grant, exactly once. Approving a sensitive or secret dataset's request
+        needs a session verified with a second factor (403 `second_factor_required` otherwise);
+        an integration key never qualifies."""
         req = self.get_object()
         data = _payload(request, DecideSerializer)
-        req = services.request_decide(actor=request.user, request=req, decision=data["decision"], reason=data["reason"])
+        # An integration key is not a person with a second factor; a session is, once verified.
+        second_factor = not isinstance(request.auth, IntegrationKey) and user_is_verified(request.user)
+        req = services.request_decide(
+            actor=request.user,
+            request=req,
+            decision=data["decision"],
+            reason=data["reason"],
+            second_factor=second_factor,
+        )
         return self._detail(req)
 
 

@@ -51,6 +51,13 @@ class IntegrationKeyViewSet(ScopedReadOnlyViewSet):
         data = IntegrationKeySerializer(key).data | {"secret": secret}
         return Response(data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=IntegrationKeyIssuedSerializer)
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, pk=None):
+        """A new secret for the key (shown once); the old one stops working at once."""
+        key, secret = services.integration_key_rotate(actor=request.user, key=self.get_object())
+        return Response(IntegrationKeySerializer(key).data | {"secret": secret})
+
     @extend_schema(request=None, responses=IntegrationKeySerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
