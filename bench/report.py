@@ -5,11 +5,11 @@ an incident with 100,000 pooled records opened to it and 10,000 tasks, timed ste
 
 Drops and re-creates the given database (its name must end in 'bench') and migrates it. Seeds
 through the services: 200 departments, an incident in a leading group, 10,000 tasks dispatched
-in fan-outs of 200 (a third accepted, some declined, a tenth moved past their deadline), a situation report from 20 departments, a
-resident dataset of 100,000 records loaded through the real ingestion path, and a grant on it
-for the incident (masked ID numbers). Then times, in one process (no worker, no broker):
-the snapshot (the report's queries), each renderer (PDF, Excel, CSV) and the whole
-`report_generate`; then closes the incident and times the review and `archive_freeze` (which
+in fan-outs of 200 (a third accepted, some declined, a tenth moved past their deadline), a
+situation report from 20 departments, a resident dataset of 100,000 records loaded through the
+real ingestion path, and a grant on it for the incident (masked ID numbers). Then times, in one
+process (no worker, no broker): the snapshot (the report's queries), each renderer (PDF, Excel,
+CSV) and the whole `report_generate`; then closes the incident and times the review and `archive_freeze` (which
 writes the 100,000 records under the grant's masks into the archive). The Celery hard time limit
 the job must fit in is printed with the figures.
 

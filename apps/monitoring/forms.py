@@ -9,20 +9,18 @@ querysets, so a form never offers what the caller cannot use.
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from apps.access.forms import DatasetChoiceField, DepartmentChoiceField, _single_choice
-from apps.access.selectors import active_grants
 from apps.datapool.forms import field_label
 from apps.datapool.models import Dataset
-from apps.datapool.selectors import dataset_catalog
 from apps.incidents.choices import Subtype, WarningLevel
 from apps.organizations.models import Department
 from apps.organizations.selectors import department_list
 
 from .choices import Aggregate, AlertStatus, Comparator, DraftAction, RuleKind, Window
+from .selectors import watchable_datasets
 from .services import NUMERIC
 
 
@@ -38,19 +36,6 @@ def monitoring_departments(user):
         .filter(is_active=True)
         .select_related("region")
         .order_by("region__path", "name")
-    )
-
-
-def watchable_datasets(user, departments):
-    """Datasets those departments may read: their own, or one they hold a valid grant on. The
-    service checks again for the department chosen (and the field, which a grant may mask)."""
-    ids = list(departments.values_list("pk", flat=True))
-    granted = active_grants(set(ids)).values("dataset_id")
-    return (
-        dataset_catalog(user=user)
-        .prefetch_related(None)
-        .filter(Q(owner_id__in=ids) | Q(pk__in=granted))
-        .order_by("title", "id")
     )
 
 

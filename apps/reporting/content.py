@@ -7,7 +7,7 @@ aggregates run in the database and the task list is one query.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
@@ -124,7 +124,7 @@ def alerts_in(incident: Incident) -> list[dict]:
     from apps.monitoring.models import Alert
 
     paths = {incident.region.path, *(r.path for r in incident.regions.all())}
-    since = incident.first_seen_at - timezone.timedelta(days=1)
+    since = incident.first_seen_at - timedelta(days=1)
     rows = (
         Alert.objects.filter(subtree_q("region__path", paths), window_end__gte=since)
         .select_related("rule", "region")
@@ -246,7 +246,7 @@ def review_content(incident: Incident, now: datetime | None = None) -> dict:
             "overdue_rate": row.overdue_rate,
             "median_completion_minutes": row.median_completion_minutes,
         }
-        for row in scorecard_for(tasks=tasks, start=first_seen, end=end + timezone.timedelta(seconds=1), now=end)
+        for row in scorecard_for(tasks=tasks, start=first_seen, end=end + timedelta(seconds=1), now=end)
     ]
     return {
         "kind": "review",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.core.scoping import principal_for
 from apps.incidents.models import Incident
 
 from .models import Archive, Report, ReportSchedule
@@ -50,18 +49,10 @@ def archive_list(*, user) -> QuerySet[Archive]:
 
 
 def report_can_request(*, user, incident: Incident) -> bool:
-    """Whether `user` may request reports on `incident` and set its schedule: the services' rule
-    (`services._ensure_commands`: the incident's commanders and its leading group, heads and
-    staff), asked of the database in one query without raising."""
-    from .models import _commanded_q
-    from .services import REQUESTERS
+    """Whether `user` may request reports on `incident` and set its schedule (the services' rule)."""
+    from .services import may_request
 
-    principal = principal_for(user)
-    if principal is None:
-        return False
-    if principal.is_superuser:
-        return True
-    return Incident.objects.filter(pk=incident.pk).filter(_commanded_q(principal, REQUESTERS, lookup="")).exists()
+    return may_request(user, incident)
 
 
 def incident_reporting(*, user, incident: Incident) -> dict:

@@ -42,15 +42,20 @@ log = logging.getLogger(__name__)
 REQUESTERS = frozenset({"head", "staff"})
 
 
-def _ensure_commands(actor, incident: Incident) -> None:
+def may_request(user, incident: Incident) -> bool:
     """Reports are requested and scheduled by those who receive them: the leading group in charge
-    and the incident's commanders. Others who see the incident get 403; the rest 404."""
-    principal = principal_for(actor)
+    and the incident's commanders (heads and staff). One query."""
+    principal = principal_for(user)
     if principal is None:
-        raise AccessDenied(action="request", target=incident)
+        return False
     if principal.is_superuser:
-        return
-    if not Incident.objects.filter(pk=incident.pk).filter(_commanded_q(principal, REQUESTERS, lookup="")).exists():
+        return True
+    return Incident.objects.filter(pk=incident.pk).filter(_commanded_q(principal, REQUESTERS, lookup="")).exists()
+
+
+def _ensure_commands(actor, incident: Incident) -> None:
+    """`may_request`, or AccessDenied: 403 for those who see the incident, 404 for the rest."""
+    if not may_request(actor, incident):
         visible = Incident.objects.restrict(actor, "view").filter(pk=incident.pk).exists()
         raise AccessDenied(action="request", target=incident, hidden=not visible)
 

@@ -151,18 +151,12 @@ def test_the_progress_fragment_polls_every_two_seconds_until_done(w, inc):
     fragment = client.get(progress, **EN, **HTMX)
     assert fragment.status_code == 200 and fragment["Cache-Control"] == "no-store"
     html = fragment.content.decode()
-    assert (
-        "<html" not in html
-        and 'hx-trigger="every 2s"' in html
-        and 'max="100" value="46"' in html
-    )
+    assert "<html" not in html and 'hx-trigger="every 2s"' in html and 'max="100" value="46"' in html
 
     Report.objects.filter(pk=report.pk).update(status=JobStatus.QUEUED, progress=0)
     services.report_generate(report_id=report.pk)
     html = client.get(progress, **EN, **HTMX).content.decode()
-    assert (
-        "hx-get" not in html and 'max="100" value="100"' in html
-    )  # finished: stops polling
+    assert "hx-get" not in html and 'max="100" value="100"' in html  # finished: stops polling
     assert 'id="report-results" hx-swap-oob="true"' in html  # and brings the files along
     assert reverse("portal:report-download", args=[report.pk, "pdf"]) in html
 
