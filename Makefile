@@ -16,13 +16,14 @@ CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
+comma := ,
 .PHONY: help venv run test lint worker beat messages
 
 help:
 	@echo "make run       migrate, load demo data and serve http://127.0.0.1:8000 (SQLite under var/, no services)"
 	@echo "make test      run the test suite (needs PostgreSQL and Redis; DATABASE_URL / CELERY_BROKER_URL)"
 	@echo "make lint      ruff check"
-	@echo "make worker    Celery worker (needs CELERY_BROKER_URL)"
+	@echo "make worker    Celery worker on every queue, or QUEUES=dispatch|ingest|reports[,…] (needs CELERY_BROKER_URL)"
 	@echo "make beat      Celery beat with the database scheduler (needs CELERY_BROKER_URL)"
 	@echo "make messages  makemessages (zh_Hans, en) + compilemessages (needs gettext); commit the .po and .mo"
 
@@ -43,15 +44,22 @@ run: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.local $(MANAGE) load_demo
 	DJANGO_SETTINGS_MODULE=config.settings.local $(MANAGE) runserver 127.0.0.1:8000
 
-test: $(STAMP)
+# axe-core for the browser tests' accessibility audit, from the npm registry at the locked version.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
+
+test: $(STAMP) $(AXE)
 	DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL)' \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Every queue (dispatch, ingest, reports) unless QUEUES names some: `make worker QUEUES=ingest`.
 worker: $(STAMP)
-	$(BIN)/celery -A config worker -l info
+	$(BIN)/celery -A config worker -l info$(if $(QUEUES), -Q $(QUEUES) -n $(subst $(comma),-,$(QUEUES))@%h)
 
 beat: $(STAMP)
 	$(BIN)/celery -A config beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler

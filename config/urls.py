@@ -19,6 +19,9 @@ api_v1 = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
 
+# a URL under /api/ that matches no route answers in the API's error format
+handler404 = "apps.core.api.errors.page_not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -17,23 +17,24 @@ or revocation the page answers 404 at once, as if it did not exist.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import ListView, TemplateView
 
 from apps.accounts.selectors import user_is_verified
 from apps.accounts.views import otp_verify_url
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import AccessDenied, SecondFactorRequired, ServiceError
 from apps.core.permissions import Role
 from apps.core.scoping import authorize, authorize_any, principal_for
@@ -107,8 +108,9 @@ def _shown(value) -> str:
 
 
 def _local(value: str) -> str:
+    """An ISO timestamp from a stored snapshot, as the reader's language writes dates (2026年11月24日 21:15)."""
     try:
-        return timezone.localtime(datetime.fromisoformat(str(value))).strftime("%Y-%m-%d %H:%M")
+        return date_format(timezone.localtime(datetime.fromisoformat(str(value))), "SHORT_DATETIME_FORMAT")
     except (TypeError, ValueError):
         return str(value)
 
@@ -145,6 +147,22 @@ def filter_words(spec, standard) -> list[str]:
 def field_labels(standard, names) -> list[str]:
     specs = {f["name"]: f for f in standard.fields}
     return [field_label(specs[n]) if n in specs else n for n in names or []]
+
+
+def approver_rows(grant: DataGrant) -> list[dict]:
+    """Who approved a grant, from the snapshot it keeps: the stage, the person as the portal names
+    them (the snapshot holds the username), when, and whether a second factor verified them."""
+    snapshot = [a for a in grant.approved_by or [] if isinstance(a, dict)]
+    people = get_user_model().objects.in_bulk([a["user"] for a in snapshot if isinstance(a.get("user"), int)])
+    return [
+        {
+            "stage": stage_label(a.get("stage", "")),
+            "name": str(people.get(a.get("user")) or a.get("name", "")),
+            "at": _local(a.get("at", "")),
+            "second_factor": bool(a.get("second_factor")),
+        }
+        for a in snapshot
+    ]
 
 
 def stage_label(stage: str) -> str:
@@ -517,10 +535,7 @@ class DataGrantDetailView(AccessPageMixin, ScopedDetailView):
             "clear_labels": field_labels(standard, grant.fields),
             "masked_labels": field_labels(standard, grant.masked_fields),
             "filter_lines": filter_words(grant.row_filter, standard),
-            "approvers": [
-                {"stage": stage_label(a.get("stage", "")), "name": a.get("name", ""), "at": _local(a.get("at", ""))}
-                for a in grant.approved_by or []
-            ],
+            "approvers": approver_rows(grant),
             "may_read": holder,
             "may_follow": holder
             and may(user, "request_data", grant.department)
@@ -663,7 +678,7 @@ class GrantedRecordsCsvView(GrantedRecordsView):
             return HttpResponse(message, status=INVALID, content_type="text/plain; charset=utf-8")
         out = io.StringIO()
         out.write("\ufeff")
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(
             ["#", *[_("%(field)s (masked)") % {"field": c["label"]} if c["masked"] else c["label"] for c in columns]]
         )

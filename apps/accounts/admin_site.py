@@ -4,15 +4,22 @@ which sends people without an authenticator on to enrol one; then back to the co
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from .selectors import user_is_verified
 
 
 class VerifiedAdminSite(admin.AdminSite):
+    # the platform's name, not Django's, on every console page (translated: both are lazy)
+    site_header = settings.PORTAL_NAME
+    site_title = settings.PORTAL_NAME
+    index_title = _("Admin console")
+
     def has_permission(self, request):
         return super().has_permission(request) and user_is_verified(request.user)
 

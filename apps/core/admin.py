@@ -4,9 +4,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from .denials import denial_record
 from .exceptions import AccessDenied, ServiceError
+from .models import DeadLetter, TaskDelivery
+from .services import dead_letter_requeue
 
 
 class ScopedModelAdmin(admin.ModelAdmin):
@@ -77,3 +80,58 @@ class ReadOnlyScopedAdmin(ScopedModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PlatformRecordAdmin(admin.ModelAdmin):
+    """Platform records written by services and workers (no tenant): platform administrators read
+    them in the console; nobody adds, changes or deletes them here."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(PlatformRecordAdmin):
+    """Messages that killed their worker too often (decision 0013); requeue once the cause is fixed."""
+
+    list_display = ["task_name", "task_id", "queue", "attempts", "created_at", "requeued_at"]
+    list_filter = ["task_name", "queue"]
+    search_fields = ["task_id", "task_name"]
+    actions = ["requeue"]
+
+    @admin.action(description=gettext_lazy("Requeue the selected dead letters"))
+    def requeue(self, request, queryset):
+        done = 0
+        for letter in queryset.order_by("pk"):
+            try:
+                dead_letter_requeue(actor=request.user, dead_letter=letter)
+            except ServiceError as exc:
+                self.message_user(request, f"{letter}: {exc.message}", messages.ERROR)
+            except AccessDenied as exc:
+                denial_record(user=request.user, exc=exc)
+                raise PermissionDenied from exc
+            else:
+                done += 1
+        if done:
+            message = ngettext("%(n)d dead letter requeued.", "%(n)d dead letters requeued.", done) % {"n": done}
+            self.message_user(request, message, messages.SUCCESS)
+
+
+@admin.register(TaskDelivery)
+class TaskDeliveryAdmin(PlatformRecordAdmin):
+    """Messages delivered again after their worker died, still counting (decision 0013)."""
+
+    list_display = ["task_name", "key", "deliveries", "first_seen_at", "last_started_at", "last_worker"]
+    search_fields = ["task_id", "task_name"]

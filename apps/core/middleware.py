@@ -1,6 +1,7 @@
 import re
 import uuid
 
+from django.conf import settings
 from django.http import Http404
 
 from .context import request_id_var
@@ -47,3 +48,27 @@ class AccessDeniedMiddleware:
         if exception.hidden:
             raise Http404
         raise PermissionDenied
+
+
+class ReplicaPinMiddleware:
+    """After a write (any unsafe request), the client reads lists from the primary for a few seconds
+    (`DATABASE_REPLICA_PIN_SECONDS`), so the list it is redirected to already shows its change.
+    Only with a read replica configured (decision 0014)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .db import PIN_COOKIE, replica_configured
+
+        response = self.get_response(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and replica_configured():
+            response.set_cookie(
+                PIN_COOKIE,
+                "1",
+                max_age=settings.DATABASE_REPLICA_PIN_SECONDS,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response

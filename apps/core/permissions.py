@@ -50,6 +50,7 @@ ROLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("incidents.planactivation", "view"): ALL_ROLES,
     ("incidents.reportingclock", "view"): ALL_ROLES,
     ("incidents.timelineentry", "view"): ALL_ROLES,
+    ("incidents.incidentphoto", "view"): ALL_ROLES,
     # tasks
     ("tasking.task", "view"): ALL_ROLES,
     ("tasking.task", "respond"): HEADS,  # accept, decline, request a transfer, dispute

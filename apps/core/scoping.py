@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.db import models
 from django.db.models import Q
 
+from .display import choice_display
 from .exceptions import AccessDenied
 from .permissions import roles_for
 
@@ -125,6 +126,9 @@ class ScopedModel(models.Model):
     @classmethod
     def scope_q(cls, principal: Principal, action: str, roles) -> Q:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _get_FIELD_display(self, field):  # Django's hook behind every get_<field>_display()
+        return choice_display(self, field)  # the same answer, without rebuilding the choice map per call
 
 
 def granted_pks(user, model, action: str):

@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
+from .db import replica_reads_for
 from .exceptions import AccessDenied, ServiceError
 
 POST_ONLY = ["post", "options"]  # action routes: a GET is a 405
@@ -41,7 +42,17 @@ class ScopedViewMixin(LoginRequiredMixin):
 
 
 class ScopedListView(ScopedViewMixin, FilterView):
+    """A list page. Its reads may go to the read replica (decision 0014): the page is rendered inside
+    the scope, because the querysets are evaluated by the template."""
+
     paginate_by = 50
+
+    def dispatch(self, request, *args, **kwargs):
+        with replica_reads_for(request):
+            response = super().dispatch(request, *args, **kwargs)
+            if callable(getattr(response, "render", None)) and not response.is_rendered:
+                response.render()
+        return response
 
 
 class ScopedDetailView(ScopedViewMixin, DetailView):

@@ -26,6 +26,7 @@ ERRORS = {
     "excel": _("The Excel file cannot be read: %(detail)s"),
     "too_large": _("The file is larger than the limit of %(limit)s MB."),
     "too_many_cells": _("The Excel sheet unpacks to more than %(limit)s cells."),
+    "zip_entries": _("The Excel file holds more than %(limit)s parts; no workbook has that many."),
     "missing_columns": _("Required fields have no column in the file: %(fields)s"),
     "unknown_columns": _("The mapping names columns the file does not have: %(columns)s"),
     "header": _("The header row is missing or has duplicate or empty column names."),

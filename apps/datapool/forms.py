@@ -18,7 +18,9 @@ from apps.organizations.selectors import leading_group_list
 
 from . import selectors
 from .choices import Classification, JobStatus, LinkKey, SourceKind, UpdateFrequency
+from .errors import LoadError
 from .models import ColumnMapping, Dataset, DataStandard, IngestionJob, Tag
+from .readers import check_upload
 
 NOT_IN_FILE = ""
 
@@ -125,6 +127,16 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["mapping"].queryset = selectors.dataset_mappings(user=user, dataset=dataset).order_by("name")
         self.fields["idempotency_key"].initial = uuid.uuid4().hex
+
+    def clean_file(self):
+        """Refuse, before the file is kept aside for step two, what its size and first bytes already
+        show (the service checks the same again): too large, not CSV, Excel or JSON lines, a zip bomb."""
+        upload = self.cleaned_data["file"]
+        try:
+            check_upload(upload, upload.size)
+        except LoadError as exc:
+            raise forms.ValidationError(str(exc), code=exc.code) from None
+        return upload
 
 
 class ColumnMappingForm(forms.Form):

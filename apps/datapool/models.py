@@ -242,6 +242,10 @@ class IngestionJob(ScopedModel):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Set by the linking task that follows a load. Its message can be lost (a Redis broker loses the
+    # messages a killed worker had popped but not yet recorded): `jobs_resume` links a succeeded
+    # load whose linking never ran (docs/decisions/0013-dead-letters.md).
+    linked_at = models.DateTimeField(_("linked at"), null=True, blank=True)
     source_name = models.CharField(_("source"), max_length=255, blank=True)
     file = models.FileField(_("file"), upload_to="ingest/%Y/%m/", blank=True)
     source_format = models.CharField(_("format"), max_length=8, choices=SourceFormat.choices, blank=True)

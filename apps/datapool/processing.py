@@ -101,6 +101,7 @@ def links_build(*, job_id: int) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 made += max(cursor.rowcount, 0)
+        IngestionJob.objects.filter(pk=job_id).update(linked_at=now)  # `jobs_resume` leaves it alone now
     return made
 
 

@@ -15,16 +15,22 @@ import codecs
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import orjson
 from django.conf import settings
+
+from apps.core.uploads import ZIP_MAX_ENTRIES, UnsafeZip, binary_signature, looks_like_markup, zip_inspect
 
 from .choices import SourceFormat
 from .errors import LoadError
 
 SAMPLE_BYTES = 64 * 1024
 DECODE_CHUNK = 256 * 1024
+XLSX_MAX_RATIO = 200  # unpacked / packed: spreadsheet XML compresses well, never this well
+# What reading a damaged workbook raises (SyntaxError covers the XML parser's ParseError).
+EXCEL_READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, SyntaxError, ValueError, KeyError, TypeError)
 csv.field_size_limit(16 * 1024 * 1024)
 
 
@@ -72,6 +78,15 @@ def detect_encoding(sample: bytes) -> str:
         raise LoadError("encoding", line=_line_at(sample, exc.start)) from None
 
 
+# Bytes no text in UTF-8 or GB18030 holds (every byte of a multi-byte character is >= 0x30), but
+# compressed data (a photo, a PDF, a program) holds about one in nine of.
+CONTROL_BYTES = bytes([*range(0, 9), 11, *range(14, 27), *range(28, 32)])
+
+
+def _control_bytes(head: bytes) -> int:
+    return len(head) - len(head.translate(None, CONTROL_BYTES))
+
+
 def sniff_format(sample: bytes) -> str:
     if sample.startswith(b"PK\x03\x04"):
         return SourceFormat.XLSX
@@ -79,7 +94,9 @@ def sniff_format(sample: bytes) -> str:
     if not text:
         raise LoadError("empty")
     head = sample[:4096]
-    if head.count(0) > len(head) // 100 and not _looks_utf16(sample):  # binary, not text
+    if _control_bytes(head) > len(head) // 100 and not _looks_utf16(sample):  # binary, not text
+        raise LoadError("format")
+    if looks_like_markup(head):  # a web page or an SVG renamed .csv: not data
         raise LoadError("format")
     if text.startswith(b"{"):
         return SourceFormat.JSONL
@@ -108,8 +125,7 @@ class Source:
         return self._rows
 
 
-def open_source(binary, size: int) -> Source:
-    """Open `binary` (a seekable binary file of `size` bytes) and read its header."""
+def _sample(binary, size: int) -> bytes:
     if size == 0:
         raise LoadError("empty")
     max_mb = _limit("DATAPOOL_MAX_UPLOAD_MB", 512)
@@ -118,6 +134,31 @@ def open_source(binary, size: int) -> Source:
     binary.seek(0)
     sample = binary.read(SAMPLE_BYTES)
     binary.seek(0)
+    return sample
+
+
+def check_upload(binary, size: int) -> str:
+    """What can be refused before a file is stored, without reading its rows: the size, the format
+    by content (not CSV, Excel or JSON lines: a program, an image, a web page), and for Excel an
+    archive that is not one or would unpack beyond the limits. The format, or LoadError. The
+    encoding, and text without rows, are left to the load, which names the line or says so."""
+    sample = _sample(binary, size)
+    if binary_signature(sample):  # an image, a program, a PDF, another archive: never data here
+        raise LoadError("format")
+    try:
+        kind = sniff_format(sample)
+    except LoadError as exc:
+        if exc.code != "empty":
+            raise
+        return SourceFormat.CSV
+    if kind == SourceFormat.XLSX:
+        _check_xlsx_archive(binary)
+    return kind
+
+
+def open_source(binary, size: int) -> Source:
+    """Open `binary` (a seekable binary file of `size` bytes) and read its header."""
+    sample = _sample(binary, size)
     kind = sniff_format(sample)
     if kind == SourceFormat.XLSX:
         return _open_xlsx(binary)
@@ -200,27 +241,31 @@ def _jsonl_rows(text):
     return _decoding(rows(), lambda: line_no)
 
 
+def _check_xlsx_archive(binary) -> None:
+    """Refuse an archive that is not one, holds more parts than any workbook, or would unpack to
+    far more than it weighs (a zip bomb), before anything is unpacked (apps.core.uploads)."""
+    limit_mb = _limit("DATAPOOL_MAX_XLSX_UNPACKED_MB", 1024)
+    try:
+        archive = zip_inspect(binary)
+    except UnsafeZip as exc:
+        if exc.reason == "too_many_entries":
+            raise LoadError("zip_entries", limit=ZIP_MAX_ENTRIES) from None
+        raise LoadError("format") from None
+    if archive.unpacked > limit_mb * 1024 * 1024 or archive.ratio > XLSX_MAX_RATIO:
+        raise LoadError("too_large", limit=limit_mb)
+
+
 def _open_xlsx(binary) -> Source:
-    """Excel through openpyxl in read-only (streaming) mode, after checking the archive does not
-    unpack to far more than it weighs (a zip bomb)."""
+    """Excel through openpyxl in read-only (streaming) mode, after checking the archive."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    limit_mb = _limit("DATAPOOL_MAX_XLSX_UNPACKED_MB", 1024)
-    try:
-        with zipfile.ZipFile(binary) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-            packed = max(1, sum(info.compress_size for info in archive.infolist()))
-    except zipfile.BadZipFile:
-        raise LoadError("format") from None
-    if unpacked > limit_mb * 1024 * 1024 or unpacked / packed > 200:
-        raise LoadError("too_large", limit=limit_mb)
-    binary.seek(0)
+    _check_xlsx_archive(binary)
     try:
         workbook = load_workbook(binary, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        sheet = workbook.worksheets[0]
+    except (InvalidFileException, OSError, IndexError, *EXCEL_READ_ERRORS) as exc:
         raise LoadError("excel", detail=str(exc)[:200]) from None
-    sheet = workbook.worksheets[0]
     max_cells = _limit("DATAPOOL_MAX_XLSX_CELLS", 50_000_000)
     try:
         if (sheet.max_row or 0) * (sheet.max_column or 0) > max_cells:
@@ -230,12 +275,16 @@ def _open_xlsx(binary) -> Source:
     rows_iter = sheet.iter_rows(values_only=True)
     header = None
     line = 0
-    for line, values in enumerate(rows_iter, start=1):  # noqa: B007 - the header's line is kept
-        if values and any(v not in (None, "") for v in values):
-            header = ["" if v is None else str(v).strip() for v in values]
-            while header and header[-1] == "":
-                header.pop()
-            break
+    try:
+        for line, values in enumerate(rows_iter, start=1):  # noqa: B007 - the header's line is kept
+            if values and any(v not in (None, "") for v in values):
+                header = ["" if v is None else str(v).strip() for v in values]
+                while header and header[-1] == "":
+                    header.pop()
+                break
+    except EXCEL_READ_ERRORS as exc:
+        workbook.close()
+        raise LoadError("excel", detail=str(exc)[:200]) from None
     if header is None:
         workbook.close()
         raise LoadError("empty")
@@ -257,6 +306,10 @@ def _open_xlsx(binary) -> Source:
                     yield number, None, bad
                     continue
                 yield number, {h: ("" if v is None else v) for h, v in zip(header, cells, strict=True)}, None
+        except EXCEL_READ_ERRORS as exc:
+            # a damaged sheet (a member whose bytes do not match its declared size or checksum, XML
+            # cut short): the file's fault, not a crash worth another attempt
+            raise LoadError("excel", detail=str(exc)[:200]) from None
         finally:
             workbook.close()
 

@@ -266,7 +266,11 @@ def ingestion_submit_file(
 
     limit = settings.DATAPOOL_MAX_UPLOAD_MB
     if size > limit * 1024 * 1024:
-        raise ServiceError(_("The file is larger than the limit of %(limit)s MB.") % {"limit": limit}, field="file")
+        raise ServiceError(
+            _("The file is larger than the limit of %(limit)s MB.") % {"limit": limit},
+            field="file",
+            code="file_too_large",
+        )
     if size == 0:
         raise ServiceError(_("The file is empty."), field="file")
     if save_mapping_as.strip() and columns:
@@ -408,7 +412,10 @@ def ingestion_run(job_id: int, *, rows=None, on_success=None) -> IngestionJob | 
     advances its cursor there, so a crash never skips or repeats rows)."""
     job = _start(job_id)
     if job is None:
-        return IngestionJob.objects.filter(pk=job_id).first()
+        job = IngestionJob.objects.filter(pk=job_id).first()
+        if job is not None and job.is_finished:
+            _after_finish_again(job)
+        return job
     try:
         with transaction.atomic():
             # NO KEY UPDATE: loads of one dataset still queue behind each other, but a submission's
@@ -450,25 +457,41 @@ STALE_QUEUED = timezone.timedelta(minutes=10)
 STALE_RUNNING = timezone.timedelta(hours=2)  # longer than the task's hard time limit
 
 
+def _stale(name: str, default):
+    """A resume delay: the DATAPOOL_RESUME_<NAME>_SECONDS setting if there is one (the crash tests
+    shorten them), else the default."""
+    from django.conf import settings
+
+    seconds = getattr(settings, f"DATAPOOL_RESUME_{name}_SECONDS", None)
+    return timezone.timedelta(seconds=seconds) if seconds else default
+
+
 def jobs_resume(*, now=None) -> int:
     """Re-enqueue loads whose message was lost (queued too long) or whose worker vanished without
-    a redelivery (running past the time limit). `ingestion_run` starts them over or fails them
-    after MAX_ATTEMPTS. Beat runs this every few minutes."""
+    a redelivery (running past the time limit), and the linking of succeeded loads whose linking
+    task never ran (its message lost). `ingestion_run` starts a load over or fails it after
+    MAX_ATTEMPTS; linking is idempotent. Beat runs this every few minutes."""
     from django.db.models import Q
 
-    from .tasks import ingestion_run_task
+    from .tasks import ingestion_run_task, links_build_task, share_run_task
 
     now = now or timezone.now()
+    queued, running = _stale("QUEUED", STALE_QUEUED), _stale("RUNNING", STALE_RUNNING)
     stale = IngestionJob.objects.filter(
-        Q(status=JobStatus.QUEUED, created_at__lt=now - STALE_QUEUED)
-        | Q(status=JobStatus.RUNNING, started_at__lt=now - STALE_RUNNING)
+        Q(status=JobStatus.QUEUED, created_at__lt=now - queued)
+        | Q(status=JobStatus.RUNNING, started_at__lt=now - running)
     ).exclude(channel=Channel.SYNC)  # a source's next run (beat or "run now") takes its job over
-    from .tasks import share_run_task
-
     rows = list(stale.values_list("pk", "channel")[:100])
     for pk, channel in rows:
         (share_run_task if channel == Channel.SHARE else ingestion_run_task).delay(pk)
-    return len(rows)
+    unlinked = list(
+        IngestionJob.objects.filter(status=JobStatus.SUCCEEDED, linked_at__isnull=True, finished_at__lt=now - queued)
+        .exclude(options__has_key="duplicate_of")  # a duplicate added no records
+        .values_list("pk", flat=True)[:100]
+    )
+    for pk in unlinked:
+        links_build_task.delay(pk)
+    return len(rows) + len(unlinked)
 
 
 def _open_rows(job: IngestionJob, dataset: Dataset):
@@ -542,6 +565,20 @@ def _finish_duplicate(job: IngestionJob, duplicate: IngestionJob) -> IngestionJo
     job.refresh_from_db()
     audit_record(actor=job.created_by, action="ingestion.duplicate", target=job, after={"duplicate_of": duplicate.pk})
     return job
+
+
+def _after_finish_again(job: IngestionJob) -> None:
+    """A finished job's message delivered again: redo the steps that follow its commit.
+
+    They run after the commit and before the task is acknowledged, so a worker killed in between
+    (or a broker error in them) left the message unacknowledged and skipped them: the links, the
+    department's notification, the followers'. Each step is idempotent (links are unique pairs,
+    notifications are keyed by the job), so a plain duplicate delivery adds nothing.
+    """
+    if job.status == JobStatus.SUCCEEDED and not (job.options or {}).get("duplicate_of"):
+        _after_load(job)
+    elif job.status == JobStatus.FAILED:
+        _notify_finished(job)
 
 
 def _after_load(job: IngestionJob) -> None:

@@ -14,7 +14,6 @@ second until the load finishes.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import uuid
@@ -32,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import ListView, TemplateView
 
 from apps.access.services import read_record
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import authorize
 from apps.core.views import (
@@ -1032,7 +1031,7 @@ class IngestionRejectsCsvView(IngestionDetailView):
         )
         columns = mapped + extra
         specs = {s["name"]: s for s in job.dataset.standard.fields}
-        writer = csv.writer(_Echo())
+        writer = csv_writer(_Echo())
 
         def lines():
             header = [

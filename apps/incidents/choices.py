@@ -132,6 +132,7 @@ class TimelineKind(models.TextChoices):
     LEADING_GROUP = "leading_group", _("Leading group took charge")
     PLAN = "plan", _("Response plan activated")
     REPORT = "report", _("Situation report")
+    PHOTO = "photo", _("Photo")
     WARNING = "warning", _("Warning")
     CLOCK = "clock", _("Reporting clock escalation")
     TASK = "task", _("Task")

@@ -4,7 +4,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .choices import Category, IncidentStatus, Severity, Subtype, WarningLevel, WarningStatus
+from .choices import Category, IncidentStatus, Severity, Subtype, TimelineKind, WarningLevel, WarningStatus
 from .models import Incident, SituationReport, TimelineEntry, Warning
 
 
@@ -55,7 +55,7 @@ class ReportFilter(django_filters.FilterSet):
 
 
 class TimelineFilter(django_filters.FilterSet):
-    kind = django_filters.CharFilter(label=_("Kind"))
+    kind = django_filters.ChoiceFilter(choices=TimelineKind.choices, label=_("Kind"))  # an unknown kind is a 400
 
     class Meta:
         model = TimelineEntry

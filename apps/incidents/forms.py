@@ -167,6 +167,24 @@ class SituationReportForm(forms.Form):
         return cleaned
 
 
+class IncidentPhotoForm(forms.Form):
+    """Attach a photo from the scene (incidents.services.incident_photo_add). What the file is, the
+    service reads from its content; `accept` only narrows the device's file picker."""
+
+    department = forms.ModelChoiceField(queryset=Department.objects.none(), label=_("Reporting department"))
+    photo = forms.FileField(
+        label=_("Photo"),
+        help_text=_("PNG or JPEG, at most 10 MB."),
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    caption = forms.CharField(label=_("Caption"), max_length=300, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, auto_id="id_photo_%s", **kwargs)  # the detail page holds several forms
+        self.fields["department"] = _acting_department_field(user, _("Reporting department"))
+        self.has_departments = self.fields["department"].has_options
+
+
 class IncidentStatusForm(forms.Form):
     """Move an incident along its transition map. Offers the next statuses (verify and close have
     their own buttons); accepts any status, so that the service's transition check speaks."""

@@ -198,6 +198,44 @@ class SituationReport(ScopedModel):
         return _incident_visible(principal, roles)
 
 
+def photo_path(instance, filename: str) -> str:
+    return f"incidents/{instance.incident_id}/{timezone.now():%Y%m%d%H%M%S}-{filename}"
+
+
+class IncidentPhoto(ScopedModel):
+    """A photo from the scene, attached by a department that reports on the incident. Stored
+    through Django's storage API; served only through the incident's scope (never a public URL)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="photos", verbose_name=_("incident"))
+    file = models.ImageField(
+        _("file"), upload_to=photo_path, max_length=300, width_field="width", height_field="height"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    caption = models.CharField(_("caption"), max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(_("size"))
+    content_type = models.CharField(_("content type"), max_length=100)
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    department = models.ForeignKey(
+        "organizations.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("department")
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("incident photo")
+        verbose_name_plural = _("incident photos")
+        ordering = ["incident_id", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.caption or self.name
+
+    @classmethod
+    def scope_q(cls, principal, action, roles) -> Q:
+        return _incident_visible(principal, roles)
+
+
 class Warning(ScopedModel):
     """预警: a colour-coded warning notice. Published outside the platform only after the
     information office's review (统一发布): draft → reviewed → published."""

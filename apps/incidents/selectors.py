@@ -5,7 +5,16 @@ from django.db.models import Prefetch, QuerySet
 
 from apps.organizations.models import Region
 
-from .models import Incident, PlanActivation, ReportingClock, ResponsePlan, SituationReport, TimelineEntry, Warning
+from .models import (
+    Incident,
+    IncidentPhoto,
+    PlanActivation,
+    ReportingClock,
+    ResponsePlan,
+    SituationReport,
+    TimelineEntry,
+    Warning,
+)
 
 
 def incident_list(*, user) -> QuerySet[Incident]:
@@ -26,6 +35,10 @@ def incident_can(*, user, incident: Incident, action: str) -> bool:
 
 def report_list(*, user) -> QuerySet[SituationReport]:
     return SituationReport.objects.restrict(user, "view").select_related("incident", "department", "submitted_by")
+
+
+def photo_list(*, user) -> QuerySet[IncidentPhoto]:
+    return IncidentPhoto.objects.restrict(user, "view").select_related("department")
 
 
 def warning_list(*, user) -> QuerySet[Warning]:

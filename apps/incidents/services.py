@@ -4,6 +4,8 @@ change → ledger event (+ timeline entry) in one transaction."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +39,7 @@ from .choices import (
 )
 from .models import (
     Incident,
+    IncidentPhoto,
     PlanActivation,
     PlannedDispatch,
     ReportingClock,
@@ -571,6 +574,119 @@ def _next_clock(incident: Incident, department: Department, now: datetime) -> No
     else:
         due, kind = now + timedelta(minutes=rule.follow_up_minutes), ClockKind.FOLLOW_UP
     ReportingClock.objects.create(incident=incident, department=department, kind=kind, due_at=due)
+
+
+# --- photos ---------------------------------------------------------------------------------------
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# content type -> its leading bytes and the file name extensions it may carry
+PHOTO_TYPES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n", (".png",)),
+    "image/jpeg": (b"\xff\xd8\xff", (".jpg", ".jpeg")),
+}
+PILLOW_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+def _photo_name(name: str) -> str:
+    name = os.path.basename((name or "").replace("\\", "/")).strip().replace("\x00", "")
+    stem, ext = os.path.splitext(name)
+    return (stem[: 200 - len(ext)] + ext) if len(name) > 200 else name
+
+
+def _photo_type(uploaded_file) -> str | None:
+    """PNG or JPEG, told by the first bytes and confirmed by decoding the header with Pillow (a
+    renamed document or a truncated header is refused); never the client's content type."""
+    from PIL import Image, UnidentifiedImageError
+
+    uploaded_file.seek(0)
+    head = uploaded_file.read(16)
+    uploaded_file.seek(0)
+    content_type = next((t for t, (magic, _ext) in PHOTO_TYPES.items() if head.startswith(magic)), None)
+    if content_type is None:
+        return None
+    try:
+        with Image.open(uploaded_file) as image:
+            image.verify()
+            decoded = PILLOW_FORMATS.get(image.format)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        decoded = None
+    finally:
+        uploaded_file.seek(0)
+    return content_type if decoded == content_type else None
+
+
+@transaction.atomic
+def incident_photo_add(
+    *, actor, incident: Incident, department: Department, uploaded_file, caption: str = ""
+) -> IncidentPhoto:
+    """A department that may report on the incident attaches a photo from the scene: PNG or JPEG
+    by content, at most 10 MB, named like what it is. Stores the size, the dimensions and the
+    SHA-256 of what was stored; one ledger event and one timeline entry."""
+    authorize(actor, "report_incident", department)
+    authorize(actor, "view", incident)
+    incident = _lock(incident)
+    if not incident.is_open:
+        raise ServiceError(_("The incident is closed; no more photos can be attached."), code="incident_closed")
+    if uploaded_file is None:
+        raise ServiceError(_("Choose a photo."), field="photo")
+    name = _photo_name(uploaded_file.name)
+    if not name:
+        raise ServiceError(_("The file needs a name."), field="photo")
+    if uploaded_file.size > MAX_PHOTO_BYTES:
+        raise ServiceError(
+            _("A photo may hold at most %(mb)d MB.") % {"mb": MAX_PHOTO_BYTES // (1024 * 1024)},
+            field="photo",
+            code="file_too_large",
+        )
+    content_type = _photo_type(uploaded_file)
+    if content_type is None:
+        raise ServiceError(_("Only PNG and JPEG photos can be attached."), field="photo", code="unsupported_file_type")
+    if not name.lower().endswith(PHOTO_TYPES[content_type][1]):
+        raise ServiceError(
+            _("The file's name does not match its content (%(type)s).") % {"type": content_type},
+            field="photo",
+            code="unsupported_file_type",
+        )
+    caption = caption.strip()
+    digest = hashlib.sha256()
+    for chunk in uploaded_file.chunks():
+        digest.update(chunk)
+    uploaded_file.seek(0)
+    photo = IncidentPhoto(
+        incident=incident,
+        name=name,
+        caption=caption,
+        size=uploaded_file.size,
+        content_type=content_type,
+        sha256=digest.hexdigest(),
+        department=department,
+        uploaded_by=actor,
+    )
+    photo.file.save(name, uploaded_file, save=False)  # also reads the width and height
+    try:
+        photo.save()
+        event = audit_record(
+            actor=actor,
+            action="incident.photo",
+            target=incident,
+            region=department.region,
+            after={
+                "photo": photo.pk,
+                "name": name,
+                "size": photo.size,
+                "sha256": photo.sha256,
+                "content_type": content_type,
+                "department": department.pk,
+            },
+        )
+        args = {"dept": department.name, "caption": caption}
+        message = N_("Photo from %(dept)s: %(caption)s") if caption else N_("Photo from %(dept)s")
+        _timeline(incident, TimelineKind.PHOTO, message, args, event, photo)
+    except BaseException:
+        # the row and the ledger event roll back with the transaction; the stored file must go too
+        photo.file.storage.delete(photo.file.name)
+        raise
+    return photo
 
 
 # --- clocks: the beat job -------------------------------------------------------------------------

@@ -10,10 +10,8 @@ button without fields redirects back with the message instead, so a reload never
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize
 from apps.core.views import (
@@ -43,6 +41,7 @@ from .filters import IncidentFilter, WarningFilter
 from .forms import (
     IncidentCloseForm,
     IncidentLeadingGroupForm,
+    IncidentPhotoForm,
     IncidentReportForm,
     IncidentSeverityForm,
     IncidentStatusForm,
@@ -50,6 +49,7 @@ from .forms import (
     WarningDraftForm,
     style_incident_filter,
 )
+from .models import IncidentPhoto
 
 
 class ActingDepartmentMixin:
@@ -156,6 +156,8 @@ class IncidentDetailView(ScopedDetailView):
             "can_command": can_command,
             "now": timezone.now(),
             "report_form": kwargs.get("report_form") or SituationReportForm(user=user, incident=incident),
+            "photos": selectors.photo_list(user=user).filter(incident=incident),
+            "photo_form": kwargs.get("photo_form") or IncidentPhotoForm(user=user),
         }
         if can_command and incident.is_open:
             context |= {
@@ -294,6 +296,47 @@ class SituationReportSubmitView(ActingDepartmentMixin, IncidentActionView):
         )
 
 
+class IncidentPhotoAddView(ActingDepartmentMixin, IncidentActionView):
+    """Attach a photo from the scene: any member of a department that may report, on an incident
+    they can see (the service checks both again, and what the file is)."""
+
+    form_class = IncidentPhotoForm
+    form_name = "photo_form"
+    success_message = gettext_lazy("Photo attached.")
+
+    def check(self):
+        self.check_acting_department()
+
+    def make_form(self):
+        return IncidentPhotoForm(self.request.POST, self.request.FILES, user=self.request.user)
+
+    def perform(self, form):
+        services.incident_photo_add(
+            actor=self.request.user,
+            incident=self.object,
+            department=form.cleaned_data["department"],
+            uploaded_file=form.cleaned_data["photo"],
+            caption=form.cleaned_data["caption"],
+        )
+
+
+class IncidentPhotoView(ScopedDetailView):
+    """One photo of an incident the caller sees, shown inline (the type stored is the one read from
+    its content). A photo of another incident, or of one out of scope, is a 404."""
+
+    list_selector = selectors.incident_list
+
+    def get(self, request, *args, **kwargs):
+        incident = self.get_object()
+        photo = selectors.photo_list(user=request.user).filter(incident=incident, pk=kwargs["photo_pk"]).first()
+        if photo is None:
+            hidden_lookup(request, IncidentPhoto, "pk", kwargs["photo_pk"])
+            raise Http404
+        response = FileResponse(photo.file.open("rb"), content_type=photo.content_type, filename=photo.name)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
 class IncidentTimelineCsvView(ScopedDetailView):
     """The incident's timeline as CSV (UTF-8 with BOM, for spreadsheet programs), Beijing time."""
 
@@ -305,7 +348,7 @@ class IncidentTimelineCsvView(ScopedDetailView):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="incident-{incident.pk}-timeline.csv"'
         response.write("\ufeff")
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow([_("Time"), _("Kind"), _("Summary"), _("Actor"), _("Ledger #")])
         for entry in entries:
             writer.writerow(

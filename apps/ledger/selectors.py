@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import QuerySet
 
 from . import checkpoints
@@ -30,13 +31,28 @@ def ledger_verify(*, checkpoint_file=None) -> VerifyResult:
 
     Replay catches changed bytes, changed actors, deleted middle rows and reordered rows; the
     checkpoints catch a truncated tail and a wholly rewritten chain. Reports the first bad seq.
+
+    Reads the primary, in one snapshot (REPEATABLE READ on PostgreSQL): on a live platform, events
+    appended while it runs are not a head ahead of the chain it read, nor missing from it.
     """
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block:  # the caller's transaction is the view
+        return _ledger_verify(checkpoint_file=checkpoint_file)
+    with transaction.atomic(using=DEFAULT_DB_ALIAS):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _ledger_verify(checkpoint_file=checkpoint_file)
+
+
+def _ledger_verify(*, checkpoint_file=None) -> VerifyResult:
     result = VerifyResult(ok=True)
     saved = sorted(checkpoints.read_checkpoints(checkpoint_file), key=lambda c: c.seq)
     wanted = {cp.seq for cp in saved}
     expected_seq, prev = 1, GENESIS_HASH
     hashes: dict[int, str] = {}  # only the hashes the checkpoints need, not the whole chain
-    for row in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
+    # always the primary, whatever scope the caller is in (apps.core.db): a replica may lag behind
+    for row in AuditEvent.objects.using(DEFAULT_DB_ALIAS).order_by("seq").iterator(chunk_size=2000):
         if row.seq != expected_seq:
             return _bad(result, expected_seq, f"event #{expected_seq} is missing (next stored is #{row.seq})")
         if row.prev_hash != prev:
@@ -52,7 +68,7 @@ def ledger_verify(*, checkpoint_file=None) -> VerifyResult:
 
     from .models import LedgerHead
 
-    head = LedgerHead.objects.filter(id=1).first()
+    head = LedgerHead.objects.using(DEFAULT_DB_ALIAS).filter(id=1).first()
     if head is not None and head.seq > last_seq:
         return _bad(result, last_seq + 1, f"events #{last_seq + 1}..#{head.seq} were removed from the tail")
     if last_seq and head is None:

@@ -8,7 +8,6 @@ formula are written as text in every format.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -24,7 +23,7 @@ from typing import BinaryIO
 
 from django.utils import timezone
 
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 
 FONT_NAME = "WenQuanYiMicroHei"
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "wqy-microhei.ttc"
@@ -483,7 +482,7 @@ def render_csv(doc: Document, out: BinaryIO, progress: Progress = None) -> None:
     a blank row between blocks; text cells through csv_cell so none runs as a formula."""
     counter = _Counter(doc, progress)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
-    writer = csv.writer(text)
+    writer = csv_writer(text)
     writer.writerow([csv_cell(doc.title)])
     for label, value in doc.meta:
         writer.writerow([csv_cell(label), csv_cell(value)])

@@ -50,6 +50,10 @@ class Report(ScopedModel):
     csv = models.FileField(_("CSV"), upload_to="reports/%Y/%m/", blank=True)
     hashes = models.JSONField(_("SHA-256"), default=dict, blank=True, editable=False)
     idempotency_key = models.CharField(max_length=64, blank=True, editable=False)
+    # The language the files are written in: the requester's, else (a schedule, a closing) the platform's.
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE, editable=False
+    )
 
     class Meta:
         verbose_name = _("report")

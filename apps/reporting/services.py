@@ -9,7 +9,6 @@ half-done files referenced.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -26,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.db import replica_reads
 from apps.core.exceptions import AccessDenied, Conflict, ServiceError
 from apps.core.scoping import principal_for
 from apps.incidents.choices import IncidentStatus
@@ -83,9 +83,12 @@ def _enqueue(report: Report) -> None:
 
 
 @transaction.atomic
-def report_request(*, actor, incident: Incident, kind: str = ReportKind.SITUATION, idempotency_key: str = "") -> Report:
-    """Queue a report now (on demand). The same idempotency key from the same user returns the
-    first report (a double click, a retried API call)."""
+def report_request(
+    *, actor, incident: Incident, kind: str = ReportKind.SITUATION, idempotency_key: str = "", language: str = ""
+) -> Report:
+    """Queue a report now (on demand), written in `language` (the requester's; the platform's when
+    missing or unknown). The same idempotency key from the same user returns the first report (a
+    double click, a retried API call)."""
     _ensure_commands(actor, incident)
     if kind not in ReportKind.values:
         raise ServiceError(_("Unknown report kind."), field="kind")
@@ -104,13 +107,14 @@ def report_request(*, actor, incident: Incident, kind: str = ReportKind.SITUATIO
         trigger=Trigger.ON_DEMAND,
         requested_by=actor,
         idempotency_key=idempotency_key[:64],
+        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
     )
     audit_record(
         actor=actor,
         action="report.request",
         target=report,
         region=incident.region,
-        after={"kind": kind, "number": report.number},
+        after={"kind": kind, "number": report.number, "language": report.language},
     )
     _enqueue(report)
     return report
@@ -134,12 +138,13 @@ def report_generate(*, report_id: int, now: datetime | None = None) -> Report:
     if not claimed:
         return report
     try:
-        with translation.override(settings.LANGUAGE_CODE):
+        with translation.override(report.language or settings.LANGUAGE_CODE):
             incident = Incident.objects.select_related("region", "reporting_department", "leading_group").get(
                 pk=report.incident_id
             )
             build = contents.review_content if report.kind == ReportKind.REVIEW else contents.situation_content
-            snapshot = build(incident, now)
+            with replica_reads():  # a read-only snapshot: the replica may serve it (decision 0014)
+                snapshot = build(incident, now)
             _set_progress(report.pk, 20)
             document = document_for(report, snapshot)
             files, hashes = {}, {}
@@ -312,7 +317,7 @@ def _archive_files(incident: Incident) -> dict[str, bytes]:
     from apps.access.masking import Presenter
     from apps.access.models import DataGrant, DataRequest
     from apps.access.rowfilter import to_q
-    from apps.core.csv import csv_cell
+    from apps.core.csv import csv_cell, csv_writer
     from apps.datapool.models import Record
     from apps.incidents.models import SituationReport, TimelineEntry, Warning
     from apps.ledger.models import AuditEvent
@@ -420,7 +425,7 @@ def _archive_files(incident: Incident) -> dict[str, bytes]:
     for grant in grants:
         present = Presenter(grant.dataset.standard, grant.fields, grant.masked_fields)
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(present.columns)
         rows = Record.objects.filter(dataset_id=grant.dataset_id).filter(to_q(grant.row_filter)).order_by("id")
         for payload in rows.values_list("payload", flat=True).iterator(chunk_size=2000):

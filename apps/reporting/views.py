@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from apps.core.exceptions import AccessDenied
 from apps.core.views import ObjectActionMixin, ScopedDetailView, ScopedListView
@@ -228,6 +228,7 @@ class ReportRequestView(IncidentReportActionView):
             incident=self.object,
             kind=data["kind"],
             idempotency_key=data["idempotency_key"],
+            language=get_language(),
         )
 
     def done_url(self):

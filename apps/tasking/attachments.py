@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
-import zipfile
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import authorize, principal_for
+from apps.core.uploads import UnsafeZip, looks_like_markup, zip_inspect
 from apps.ledger.services import audit_record
 from apps.organizations.choices import LeadingGroupRole
 
@@ -62,15 +62,13 @@ def _is_text(head: bytes) -> bool:
 
 
 def _office_document(uploaded_file) -> str | None:
-    """An Office Open XML workbook or document: a zip with the package manifest and its part."""
+    """An Office Open XML workbook or document: a zip with the package manifest and its part (its
+    directory read without unpacking anything; an archive with more parts than any document has
+    is none)."""
     try:
-        uploaded_file.seek(0)
-        with zipfile.ZipFile(uploaded_file) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+        names = zip_inspect(uploaded_file).names
+    except (UnsafeZip, OSError):
         return None
-    finally:
-        uploaded_file.seek(0)
     if "[Content_Types].xml" not in names:
         return None
     if any(n.startswith("xl/") for n in names):
@@ -91,7 +89,7 @@ def sniff_content_type(uploaded_file, name: str) -> str | None:
             return content_type
     if head.startswith(ZIP_MAGIC):
         return _office_document(uploaded_file)
-    if head and _is_text(head):
+    if head and _is_text(head) and not looks_like_markup(head):  # a web page or an SVG is not plain text
         return "text/csv" if name.lower().endswith(".csv") else "text/plain"
     return None
 

@@ -329,9 +329,13 @@ def _notify_issued(tasks: list[Task]) -> None:
 
 @transaction.atomic
 def task_accept(*, actor, task: Task) -> Task:
+    """The accountable department takes on an issued task. A declined or disputed task is no longer
+    the department's to accept: the issuer (re-assign, overrule) or the information office decides."""
     authorize(actor, "respond", task)
     task = _lock(task, actor, "respond")
     _ensure_no_pending_transfer(task)
+    if task.status != TaskStatus.ISSUED:
+        raise ServiceError(_("Only an issued task can be accepted."), code="invalid_transition")
     before = _move(task, TaskStatus.ACCEPTED)
     task.accepted_at = timezone.now()
     task.save(update_fields=["status", "accepted_at"])

@@ -10,8 +10,6 @@ conflict); a button without fields redirects back with the service's message ins
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
@@ -22,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import TemplateView
 
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize_any
 from apps.core.views import (
@@ -542,7 +540,7 @@ class ScorecardCsvView(ScorecardView):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="scorecard-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
         response.write("\ufeff")
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(
             [
                 _("Rank"),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.RequestIdMiddleware",
+    "apps.core.middleware.ReplicaPinMiddleware",  # after a write, lists read the primary (decision 0014)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,7 +99,24 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0))
+# A streaming read replica (optional, decision 0014). With DATABASE_REPLICA_URL set, reads inside an
+# explicit `apps.core.db.replica_reads()` scope (list pages and API lists, report snapshots) go to
+# it; everything else, and every read inside a transaction, stays on the primary. The connection is
+# opened read-only, so a write that reached it would fail instead of diverging.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = environ.Env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {})["options"] = "-c default_transaction_read_only=on"
+DATABASE_ROUTERS = ["apps.core.db.ReplicaRouter"]  # a no-op without the "replica" alias
+# seconds after a write for which that client's lists read the primary (ReplicaPinMiddleware)
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Nothing keeps state in a web process: sessions are in the database; Django's cache is per process
+# unless CACHE_URL names a shared one (e.g. redis://cache.internal:6379/1), which several web
+# processes behind a proxy should use.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -141,6 +161,8 @@ GUARDIAN_RAISE_403 = False
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Named date formats per language (config/formats/<lang>/formats.py): 2026年11月24日 under zh-hans.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -154,6 +176,31 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Stored files (uploads, attachments, reports, archives) go through Django's storage API only, never a
+# local path (tests/scaleout/test_object_storage.py). STORAGE_BACKEND=s3 keeps them in S3-compatible
+# object storage (MinIO, Ceph RGW on the intranet) through django-storages, so every web and worker
+# host sees the same files (decision 0014). The bucket stays private: downloads are streamed by the
+# platform after its permission check and ledger entry, never linked.
+STORAGE_BACKEND = env("STORAGE_BACKEND", default="filesystem")
+if STORAGE_BACKEND == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),  # e.g. https://minio.internal:9000
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": env("AWS_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_S3_SECRET_ACCESS_KEY", default=None),
+            "location": env("AWS_LOCATION", default=""),  # a key prefix inside the bucket
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="path"),  # MinIO/Ceph: bucket in the path
+            "signature_version": "s3v4",
+            "verify": env("AWS_S3_CA_BUNDLE", default=None),  # the intranet CA's bundle, if not in the system's
+            "default_acl": None,  # objects inherit the bucket's (private) policy
+            "file_overwrite": False,  # a name already taken gets a suffix, as on disk
+        },
+    }
+elif STORAGE_BACKEND != "filesystem":
+    raise ImproperlyConfigured("STORAGE_BACKEND must be 'filesystem' or 's3'.")
 
 # Sessions (docs/decisions/0012): ended server-side after 30 minutes without activity and 12 hours
 # after login whatever the activity (apps.accounts.middleware, which records `auth.session_expired`).
@@ -196,8 +243,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["apps.core.api.filters.ApiFilterBackend"],  # boolean filters read strictly
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",  # documents the error answers of every operation
     "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -247,7 +294,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+# A message whose worker died this many times while running it is dead-lettered on its next
+# delivery instead of killing another worker (apps.core.task_base, docs/decisions/0013).
+TASK_MAX_DELIVERIES = env.int("TASK_MAX_DELIVERIES", default=5)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Three queues, so each kind of work gets workers (and hosts) of its own (docs/deploy.md, decision
+# 0014): `dispatch` is the short, latency-bound work of the emergency response (tasks, incidents'
+# reporting clocks, notifications, monitoring, grants, ledger checkpoints); `ingest` the data pool's
+# long loads, syncs and linking; `reports` the consolidated reports, reviews and archives. Routed by
+# task name, one pattern per app: a new task in an app goes where its app's tasks go, and
+# tests/scaleout/test_task_routes.py fails for a task that matches no pattern. A worker started
+# without -Q consumes all three (`make worker`); `make worker QUEUES=ingest` consumes one.
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("dispatch", "ingest", "reports"))
+CELERY_TASK_DEFAULT_QUEUE = "dispatch"  # anything unrouted (Celery's own tasks) goes where workers always listen
+CELERY_TASK_ROUTES = {
+    "apps.tasking.tasks.*": {"queue": "dispatch"},
+    "apps.incidents.tasks.*": {"queue": "dispatch"},
+    "apps.notifications.tasks.*": {"queue": "dispatch"},
+    "apps.monitoring.tasks.*": {"queue": "dispatch"},
+    "apps.access.tasks.*": {"queue": "dispatch"},
+    "apps.ledger.tasks.*": {"queue": "dispatch"},
+    "apps.datapool.tasks.*": {"queue": "ingest"},
+    "apps.reporting.tasks.*": {"queue": "reports"},
+}
 CELERY_BEAT_SCHEDULE = {
     "incident-reporting-clocks": {
         "task": "apps.incidents.tasks.clocks_check_task",

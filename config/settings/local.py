@@ -3,7 +3,7 @@
 import secrets
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import STORAGES, VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -36,7 +36,4 @@ LEDGER_SIGNING_KEY = env("LEDGER_SIGNING_KEY", default="") or _local_secret("led
 # `make run` writes e-mail to files under var/mail instead of trying an SMTP server.
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+STORAGES = STORAGES | {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import CONTENT_SECURITY_POLICY_STRICT, env
+from .base import DATABASES as BASE_DATABASES
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
@@ -20,9 +21,14 @@ if not DATAPOOL_ENCRYPTION_KEYS:
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+if "replica" in BASE_DATABASES:  # DATABASE_REPLICA_URL (base.py, decision 0014)
+    DATABASES["replica"] = BASE_DATABASES["replica"] | {"CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"]}
 
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind nginx, which passes the client's Host header on (docs/deploy.md): X-Forwarded-Host is not
+# trusted unless a proxy in front rewrites Host and says so.
+USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=False)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)

@@ -14,6 +14,9 @@
     // no eval (hx-on, trigger filters) and no injected <style>: both would need CSP exceptions
     window.htmx.config.allowEval = false;
     window.htmx.config.includeIndicatorStyles = false;
+    // nor copying the old canvases' style attribute (Chart.js sizes them) onto the new ones while
+    // settling a swap: setAttribute("style") is an inline style the policy refuses
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
   }
 
   function spec(canvas) {

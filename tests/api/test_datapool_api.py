@@ -445,7 +445,7 @@ def test_invalid_uploads_are_400_with_a_clear_message_and_create_no_job(api_clie
 
     settings.DATAPOOL_MAX_UPLOAD_MB = 1
     big = upload(api_client, w.dataset, b"x" * (1024 * 1024 + 10), HTTP_ACCEPT_LANGUAGE="en")
-    error = assert_error(big, 400, "invalid", ["file"])
+    error = assert_error(big, 400, "file_too_large", ["file"])
     assert "1 MB" in error["message"]
     huge = upload(api_client, w.dataset, b"x" * (1024 * 1024 + 100 * 1024))
     assert_error(huge, 400, "file_too_large", ["file"])

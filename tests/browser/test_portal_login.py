@@ -10,20 +10,12 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from apps.core.permissions import Role
-from tests.browser.conftest import OfflineGuard
+from tests.browser.conftest import VIEWPORTS, OfflineGuard
 from tests.factories import PASSWORD, department, member, region
 
 pytestmark = pytest.mark.browser
 
-DEVICES = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "is_mobile": True,
-        "has_touch": True,
-        "device_scale_factor": 2,
-    },
-}
+DEVICES = VIEWPORTS
 ZH_CATALOGUE = any((Path(p) / "zh_Hans" / "LC_MESSAGES" / "django.mo").is_file() for p in settings.LOCALE_PATHS)
 
 

@@ -6,6 +6,7 @@ its line, field and reason, files that cannot be read failing cleanly with nothi
 from __future__ import annotations
 
 import codecs
+import gzip
 import io
 import random
 import resource
@@ -326,7 +327,7 @@ def test_a_wrong_encoding_fails_with_its_line_and_nothing_loaded(data, line):
 def test_random_bytes_fail_as_encoding_with_a_line():
     w = pool_world()
     rng = random.Random(5)  # noqa: S311 - repeatable test data
-    data = rng.randbytes(20000).replace(b"\x00", b"\x01")  # no NUL: looks like text until decoded
+    data = bytes(rng.randrange(0x20, 0x100) for _ in range(20000))  # no control byte: text until decoded
     job = load_bytes(w.steward, w.dataset, data, name="data.csv")
     assert_nothing_loaded(job, "encoding")
     assert job.error_args["line"] >= 1
@@ -336,6 +337,16 @@ def test_a_binary_file_fails_as_not_csv_excel_or_json():
     w = pool_world()
     rng = random.Random(6)  # noqa: S311 - repeatable test data
     data = b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(0, 8) for _ in range(5000))
+    job = load_bytes(w.steward, w.dataset, data, name="data.csv")
+    assert_nothing_loaded(job, "format")
+
+
+def test_compressed_data_with_few_nul_bytes_fails_as_not_csv_excel_or_json():
+    # a gzipped export named .csv: deflate output has about one NUL in 256 bytes, too few to call
+    # it binary by NULs alone, and was refused as "neither UTF-8 nor GB18030 text (line 4)"
+    w = pool_world()
+    data = gzip.compress(csv_bytes(resident_rows(1500), "gb18030"), mtime=0)
+    assert data[:4096].count(0) < 4096 // 100
     job = load_bytes(w.steward, w.dataset, data, name="data.csv")
     assert_nothing_loaded(job, "format")
 

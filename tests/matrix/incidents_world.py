@@ -5,9 +5,12 @@ for its own region only; no leading group is in charge, so the reporting region'
 decides who sees it.
 """
 
+import io
 from datetime import timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from apps.core.permissions import Role
 from apps.incidents import services
@@ -62,4 +65,26 @@ def _warning(w):
         expected_hours=24,
         measures="Stay away from the river",
         incident=w.incident,
+    )
+
+
+def png_bytes(width: int = 8, height: int = 6, colour=(200, 40, 40)) -> bytes:
+    """A real (decodable) PNG image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def photo_upload(name: str = "scene.png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, png_bytes(), content_type="image/png")
+
+
+@world_object("incident_photo")
+def _incident_photo(w):
+    return services.incident_photo_add(
+        actor=reporter(w),
+        incident=w.incident,
+        department=w.department,
+        uploaded_file=photo_upload(),
+        caption="Target-Photo",
     )

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from apps.core.permissions import Role
 from apps.incidents.choices import Category, IncidentStatus, ReportKind, Severity, Subtype, WarningLevel
-from apps.incidents.models import Incident, SituationReport, Warning
+from apps.incidents.models import Incident, IncidentPhoto, SituationReport, Warning
 from apps.ledger.models import AuditEvent
 from apps.organizations import services as org_services
 from apps.organizations.choices import LeadingGroupKind
-from tests.matrix import incidents_world  # noqa: F401  (registers incident, situation_report, warning)
+from tests.matrix import incidents_world  # registers incident, situation_report, warning, incident_photo
 from tests.matrix.harness import Expect, State, action, cases, check, detail, listing, world_object
 from tests.matrix.registry import register
 
@@ -74,6 +74,10 @@ def incidents_reported(w):
 
 def reports_on_incident(w):
     return SituationReport.objects.filter(incident=w.incident).count()
+
+
+def photos_on_incident(w):
+    return IncidentPhoto.objects.filter(incident=w.incident).count()
 
 
 def warning_status(w):
@@ -243,6 +247,31 @@ ROUTES = register(
             denial_target=NO_DENIAL_TARGET,
             check_extra=denial_recorded_on(lambda w: w.incident, SAME_REGION_OTHER_DEPT=lambda w: w.department),
             note="the neighbour sees the incident but may not report for the target department: 403 on the department",
+        ),
+        action(
+            "portal:incident-photo-add",
+            "post",
+            role=Role.STAFF,
+            target="incident",
+            visible_to=INCIDENT_VIEWERS,
+            success=302,
+            data=lambda w: {
+                "department": w.department.pk,
+                "photo": incidents_world.photo_upload(),
+                "caption": "Matrix photo",
+            },
+            probe=photos_on_incident,
+            denial_target=NO_DENIAL_TARGET,
+            check_extra=denial_recorded_on(lambda w: w.incident, SAME_REGION_OTHER_DEPT=lambda w: w.department),
+            note="like a situation report: the neighbour sees the incident but may not attach for the target "
+            "department (403 on the department)",
+        ),
+        detail(
+            "portal:incident-photo",
+            target="incident",
+            kwargs=lambda w: {"photo_pk": w.incident_photo.pk},
+            visible_to=INCIDENT_VIEWERS,
+            note="the photo is addressed through its incident: out of scope (or a ghost incident) is a 404",
         ),
         detail(
             "portal:incident-timeline-csv",

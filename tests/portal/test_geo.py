@@ -186,9 +186,10 @@ def test_include_renders_an_inline_svg_with_a_path_per_region_and_no_outside_url
     with translation.override(language):
         html = render_to_string("includes/region_map.html", {"region_map": result})
 
-    # Then it is one inline SVG image with a path per region and a linked, titled marker
+    # Then it is one inline SVG with a path per region and a linked, titled marker
     assert html.count("<svg") == 1 + 4  # the map and the legend's four swatches
-    assert 'role="img"' in html and "aria-label=" in html
+    # a group, not an image: an image's content is presentational, and the markers are links
+    assert 'class="region-map-svg" role="group"' in html and "aria-label=" in html
     assert len(re.findall(r"<path ", html)) == len(result.paths)
     for path in result.paths:
         assert f'data-code="{path.code}"' in html

@@ -146,6 +146,18 @@ def test_issuer_overrules_a_decline(scene):
     assert task.status == TaskStatus.ACCEPTED and task.department == scene["transport"]
 
 
+def test_a_declined_task_is_not_the_departments_to_accept_any_more(scene):
+    # the page offers no accept button once declined; a POST must not slip past the issuer's decision
+    [task] = dispatch(scene, scene["transport"])
+    services.task_decline(actor=scene["transport_head"], task=task, reason="人手不足")
+    with pytest.raises(ServiceError) as refused:
+        services.task_accept(actor=scene["transport_head"], task=task)
+    assert refused.value.code == "invalid_transition"
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DECLINED
+    assert list(task.events.values_list("kind", flat=True)) == ["issued", "declined"]
+
+
 def test_transfer_keeps_the_first_department_accountable_until_the_target_accepts(scene):
     [task] = dispatch(scene, scene["health"])
     deadline = task.deadline

@@ -251,6 +251,8 @@ class DataDemandSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     incident = AccessIncidentRefSerializer(read_only=True, allow_null=True)
     suggested = serializers.SerializerMethodField(help_text=_("Catalog datasets that may meet it."))
+    # the model's SlugField would put a slug pattern in the schema, which "" (no standard) does not match
+    standard_code = serializers.CharField(read_only=True, help_text=_("The data standard's code, or empty."))
 
     class Meta:
         model = DataDemand

@@ -19,7 +19,6 @@ dataset's records did not exist. Every page is one `data.read` ledger event, eve
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -43,8 +42,9 @@ from apps.access.choices import DemandStatus, RequestStatus
 from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
 from apps.accounts.models import IntegrationKey
 from apps.accounts.selectors import user_is_verified
+from apps.core.api.pagination import StrictPageSizeMixin
 from apps.core.api.views import IDEMPOTENCY_HEADER, ScopedViewSet, ScopedViewSetMixin
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize, principal_for
 from apps.core.views import hidden_lookup
@@ -390,7 +390,7 @@ class DataGrantViewSet(ScopedViewSet):
 # --- records through a grant ------------------------------------------------------------------
 
 
-class GrantedRecordPagination(CursorPagination):
+class GrantedRecordPagination(StrictPageSizeMixin, CursorPagination):
     """Bulk pulls: a stable cursor over ids (new loads never shift a page), no COUNT(*)."""
 
     ordering = "id"
@@ -481,7 +481,7 @@ class GrantedRecordViewSet(ScopedViewSetMixin, GenericViewSet):
             )
         out = io.StringIO()
         out.write("\ufeff")
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(["id", *presenter.columns])
         for pk_, payload in rows:
             shown = presenter(payload or {})

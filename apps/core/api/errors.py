@@ -5,8 +5,9 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -53,3 +54,14 @@ def exception_handler(exc, context):
         code = codes if isinstance(codes, str) else "error"
         response.data = _body(code, getattr(exc, "detail", exc))
     return response
+
+
+API_PREFIX = "/api/"
+
+
+def page_not_found(request, exception=None):
+    """Django's 404 handler (`handler404`): a URL under the API that matches no route (say an id
+    that is not a number) answers in the API's error format, not with the portal's page."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(_body("not_found", _("Not found.")), status=404, json_dumps_params={"ensure_ascii": False})
+    return defaults.page_not_found(request, exception)

@@ -6,6 +6,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 
+from apps.core.db import replica_reads_for
 from apps.core.views import hidden_lookup
 
 
@@ -20,6 +21,14 @@ class ScopedViewSetMixin:
 
     def get_queryset(self):
         return type(self).list_selector(user=self.request.user)
+
+    def dispatch(self, request, *args, **kwargs):
+        """The `list` action may read from the replica (decision 0014); authentication stays on the
+        primary (`apps.core.db.PRIMARY_ONLY_APPS`), and so does every other action."""
+        if getattr(self, "action_map", {}).get(request.method.lower()) != "list":
+            return super().dispatch(request, *args, **kwargs)
+        with replica_reads_for(request):
+            return super().dispatch(request, *args, **kwargs)
 
     def get_object(self):
         try:

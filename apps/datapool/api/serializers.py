@@ -419,8 +419,9 @@ class FusedRowSerializer(serializers.Serializer):
 
     key_kind = serializers.CharField(read_only=True)
     key = serializers.CharField(read_only=True, help_text=_("The normalised key value."))
+    # not read_only: the schema would then list it as required, but rows hold it only when masked
     key_masked = serializers.BooleanField(
-        read_only=True, required=False, help_text=_("Present when no source shows the key in clear to you.")
+        required=False, help_text=_("Present when no source shows the key in clear to you.")
     )
     rule = serializers.CharField(read_only=True, help_text=_("The linking rule and its version."))
     fields = serializers.DictField(

@@ -17,7 +17,6 @@ Loads are asynchronous: a batch or an upload answers 202 with the job and a `Loc
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.conf import settings
@@ -35,16 +34,18 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from apps.access.services import read_record
+from apps.core.api.pagination import StrictPageSizeMixin
 from apps.core.api.views import JsonErrorsNegotiation, ScopedReadOnlyViewSet, ScopedViewSet, ScopedViewSetMixin
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.permissions import STEWARDS
 from apps.core.scoping import principal_for
 from apps.core.views import hidden_lookup
 from apps.datapool import processing, selectors, services, sharing, sync
-from apps.datapool.errors import REASONS, reason_text
+from apps.datapool.errors import REASONS, LoadError, reason_text
 from apps.datapool.filters import DatasetFilter, IngestionJobFilter
 from apps.datapool.models import ColumnMapping, Dataset, DataStandard, IngestionJob, Tag
+from apps.datapool.readers import check_upload
 from apps.organizations.models import Department, LeadingGroup
 from apps.organizations.selectors import department_get, leading_group_list
 
@@ -194,7 +195,7 @@ def _accepted(request, job: IngestionJob, *, replayed: bool) -> Response:
 # --- pagination and schema helpers --------------------------------------------------------------
 
 
-class RecordCursorPagination(CursorPagination):
+class RecordCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Bulk pulls: a stable cursor over ids (new loads never shift a page), no COUNT(*)."""
 
     ordering = "id"
@@ -228,6 +229,19 @@ LOAD_RESPONSES = {
 
 def _upload_limit_bytes() -> int:
     return settings.DATAPOOL_MAX_UPLOAD_MB * 1024 * 1024
+
+
+def _check_upload(upload) -> None:
+    """Refuse at once, before anything is stored or queued, what the file's size and first bytes
+    already show (the load would fail on it): not CSV, Excel or JSON lines (a program, an image, a
+    web page), or an Excel archive beyond the limits (a zip bomb). An empty file is the service's."""
+    if upload.size == 0:
+        return
+    try:
+        check_upload(upload, upload.size)
+    except LoadError as exc:
+        code = "file_too_large" if exc.code in ("too_large", "zip_entries") else "unsupported_file_type"
+        raise ServiceError(str(exc), field="file", code=code) from None
 
 
 # --- viewsets ---------------------------------------------------------------------------------
@@ -354,6 +368,7 @@ class DatasetViewSet(ScopedViewSet):
                 code="file_too_large",
             )
         data = self._payload(UploadSerializer)
+        _check_upload(data["file"])
         mapping = _mapping(request, dataset, data["mapping"]) if data["mapping"] else None
         started = timezone.now()
         job = services.ingestion_submit_file(
@@ -546,7 +561,7 @@ class IngestionJobViewSet(ScopedReadOnlyViewSet):
 
         def rows():
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
+            writer = csv_writer(buffer)
 
             def flush() -> str:
                 text = buffer.getvalue()

@@ -10,7 +10,6 @@ recorded in the ledger (`hidden_lookup`).
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.http import Http404, HttpResponse
@@ -24,8 +23,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from apps.core.api.filters import strict_booleans
 from apps.core.api.views import IDEMPOTENCY_HEADER, JsonErrorsNegotiation, ScopedReadOnlyViewSet, ScopedViewSet
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.views import hidden_lookup
 from apps.incidents import selectors, services
 from apps.incidents.choices import ReportKind, TimelineKind
@@ -153,7 +153,9 @@ class IncidentViewSet(ScopedViewSet):
     def _nested(self, queryset, serializer_class, filterset_class=None) -> Response:
         """One page of a list that belongs to the incident already fetched through get_object()."""
         if filterset_class is not None:
-            filterset = filterset_class(self.request.query_params, queryset=queryset, request=self.request)
+            filterset = strict_booleans(
+                filterset_class(self.request.query_params, queryset=queryset, request=self.request)
+            )
             if not filterset.is_valid():
                 raise translate_validation(filterset.errors)
             queryset = filterset.qs
@@ -296,7 +298,7 @@ class IncidentViewSet(ScopedViewSet):
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(TIMELINE_CSV_HEADER)
         for entry in filterset.qs.iterator(chunk_size=1000):
             row = (

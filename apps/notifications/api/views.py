@@ -11,6 +11,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.core.api.filters import strict_booleans
 from apps.core.api.views import ScopedViewSet, ScopedViewSetMixin
 from apps.core.views import hidden_lookup
 from apps.notifications import selectors, services
@@ -60,7 +61,7 @@ class NotificationPreferenceViewSet(ScopedViewSetMixin, mixins.ListModelMixin, v
     pagination_class = None
     filter_backends = []
 
-    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
+    @extend_schema(request=PreferenceSerializer, responses={200: PreferenceSerializer})  # 200: created or replaced
     def create(self, request):
         """Set the preference for one kind (created or replaced)."""
         payload = PreferenceSerializer(data=request.data)
@@ -116,7 +117,7 @@ class WebhookEndpointViewSet(ScopedViewSet):
         """Every delivery attempt to this endpoint, newest first."""
         endpoint = self.get_object()
         queryset = selectors.webhook_delivery_list(user=request.user).filter(endpoint=endpoint)
-        filterset = WebhookDeliveryFilter(request.query_params, queryset=queryset, request=request)
+        filterset = strict_booleans(WebhookDeliveryFilter(request.query_params, queryset=queryset, request=request))
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         page = self.paginate_queryset(filterset.qs)

@@ -12,7 +12,7 @@ from apps.organizations.models import (
 
 
 class RegionSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # null: a province
 
     class Meta:
         model = Region

@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api.fields import ClockTimeField
 from apps.incidents.models import Incident
 from apps.reporting.choices import FORMATS, JobStatus, ReportKind
 from apps.reporting.models import Archive, Report, ReportSchedule
@@ -111,6 +112,7 @@ class ReportScheduleSerializer(serializers.ModelSerializer):
     """The incident's daily consolidated report; `at_time` null: no schedule set."""
 
     incident = serializers.IntegerField(source="incident_id", read_only=True)
+    at_time = ClockTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = ReportSchedule
@@ -119,7 +121,7 @@ class ReportScheduleSerializer(serializers.ModelSerializer):
 
 
 class ReportScheduleWriteSerializer(serializers.Serializer):
-    at_time = serializers.TimeField(help_text=_("Beijing time, e.g. 08:00."))
+    at_time = ClockTimeField(help_text=_("Beijing time, e.g. 08:00."))
     is_active = serializers.BooleanField(default=True)
 
 

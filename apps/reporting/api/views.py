@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -133,7 +134,11 @@ class IncidentReportingViewSet(ScopedViewSetMixin, GenericViewSet):
         data = _payload(request, ReportRequestSerializer)
         started = timezone.now()
         report = services.report_request(
-            actor=request.user, incident=incident, kind=data["kind"], idempotency_key=_idempotency_key(request)
+            actor=request.user,
+            incident=incident,
+            kind=data["kind"],
+            idempotency_key=_idempotency_key(request),
+            language=get_language(),
         )
         report = selectors.report_get(user=request.user, pk=report.pk)
         url = reverse("api:report-detail", kwargs={"pk": report.pk})

@@ -13,7 +13,6 @@ Objects named in a payload:
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime, time, timedelta
 
@@ -31,9 +30,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
+from apps.core.api.filters import strict_booleans
 from apps.core.api.pagination import StandardPagination
 from apps.core.api.views import IDEMPOTENCY_HEADER, JsonErrorsNegotiation, ScopedViewSet, ScopedViewSetMixin
-from apps.core.csv import csv_cell
+from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import ServiceError
 from apps.core.views import hidden_lookup
 from apps.incidents.models import Incident
@@ -225,7 +225,7 @@ class TaskViewSet(ScopedViewSet):
         return response
 
     def _filtered(self, queryset):
-        filterset = TaskFilter(self.request.query_params, queryset=queryset, request=self.request)
+        filterset = strict_booleans(TaskFilter(self.request.query_params, queryset=queryset, request=self.request))
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         return filterset.qs
@@ -506,7 +506,7 @@ class ScorecardViewSet(ScopedViewSetMixin, GenericViewSet):
         """The same rows as a spreadsheet-safe CSV download (UTF-8 with a BOM, for Excel)."""
         start, end, since, until = _period(request)
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(SCORECARD_CSV_HEADER)
         for row in _scorecard_rows(request, since, until):
             department = row["department"]
