@@ -342,7 +342,7 @@ GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 def start_gunicorn(port: int, workers: int | None, threads: int, log: Path) -> subprocess.Popen:
     """gunicorn with production's configuration file (deploy/gunicorn.conf.py: sync workers, 2 x cores
     + 1 of them, access log to stdout), bound to `port`; `workers`/`threads` override it."""
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--chdir", str(ROOT)]
+    command = [str(Path(sys.prefix) / "bin" / "gunicorn"), "config.wsgi:application", "--chdir", str(ROOT)]
     if GUNICORN_CONF.exists():
         command += ["--config", str(GUNICORN_CONF)]
     command += ["--bind", f"{HOST}:{port}", "--error-logfile", str(log), "--log-level", "warning"]

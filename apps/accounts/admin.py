@@ -4,14 +4,14 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.core.admin import ScopedModelAdmin
+from apps.core.admin import ScopedModelAdmin, ServiceRefusalsAsFormErrors
 
 from . import services
 from .models import IntegrationKey, User
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceRefusalsAsFormErrors, DjangoUserAdmin):
     """Platform administrators manage accounts; every create and change is a ledger event."""
 
     list_display = ["username", "display_name", "is_active", "is_staff", "is_superuser", "is_service"]

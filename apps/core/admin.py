@@ -12,7 +12,41 @@ from .models import DeadLetter, TaskDelivery
 from .services import dead_letter_requeue
 
 
-class ScopedModelAdmin(admin.ModelAdmin):
+class ServiceRefusalsAsFormErrors:
+    """A service's refusal (ServiceError) during an add or change page's save is shown on the form,
+    with what the administrator typed, instead of a server error.
+
+    The save runs inside the admin's transaction, so a refusal rolls everything back; the page is
+    then built again from the same POST with the refusal added to the form's errors (on its field
+    where the service names one the form has), so Django's own invalid-form rendering shows it.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as refusal:
+            if request.method != "POST" or hasattr(request, "_service_refusal"):
+                raise
+            request._service_refusal = refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if refusal is None:
+            return form_class
+
+        class RefusedForm(form_class):
+            def clean(self):
+                cleaned = super().clean()
+                field = refusal.field if refusal.field in self.fields else None
+                self.add_error(field, str(refusal.message))
+                return cleaned
+
+        return RefusedForm
+
+
+class ScopedModelAdmin(ServiceRefusalsAsFormErrors, admin.ModelAdmin):
     """Every admin of a tenant-owned model derives from this.
 
     `service_create(request, obj, form)` / `service_update(...)` / `service_delete(request, obj)`

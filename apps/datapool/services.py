@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.enqueue import enqueue_on_commit
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize
 from apps.ledger.services import audit_record
@@ -232,7 +233,7 @@ def _replayed(dataset: Dataset, channel: str, key: str) -> IngestionJob | None:
 def _enqueue(job: IngestionJob) -> None:
     from .tasks import ingestion_run_task
 
-    transaction.on_commit(lambda: ingestion_run_task.delay(job.pk))
+    enqueue_on_commit(ingestion_run_task, job.pk)
 
 
 @transaction.atomic

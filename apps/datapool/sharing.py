@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from apps.core.enqueue import enqueue_on_commit
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import authorize
 from apps.ledger.services import audit_record
@@ -180,7 +181,7 @@ def dataset_share(
             after={"target": target.pk, "job": job.pk, "fields": chosen, "filters": wanted, "records": expected},
         )
         job_id = job.pk
-        transaction.on_commit(lambda: share_run_task.delay(job_id))
+        enqueue_on_commit(share_run_task, job_id)
     return job
 
 

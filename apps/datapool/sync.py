@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from apps.core.enqueue import enqueue_on_commit
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize
 from apps.ledger.services import audit_record
@@ -408,7 +409,7 @@ def sync_run_now(*, actor, source: SyncSource) -> IngestionJob:
     with transaction.atomic():
         source = SyncSource.objects.select_for_update().select_related("dataset__owner").get(pk=source.pk)
         source_id = source.pk
-        transaction.on_commit(lambda: sync_run_task.delay(source_id))
+        enqueue_on_commit(sync_run_task, source_id)
         pending = _pending_job(source)
         if pending is not None:
             return pending
@@ -671,7 +672,7 @@ def sync_due(*, now=None) -> int:
         ]
         SyncSource.objects.filter(pk__in=claimed).update(last_run_at=now)
         for pk in claimed:
-            transaction.on_commit(lambda pk=pk: sync_run_task.delay(pk))
+            enqueue_on_commit(sync_run_task, pk)
     return len(claimed)
 
 

@@ -33,8 +33,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from kombu.exceptions import OperationalError as KombuOperationalError
 
+from apps.core import enqueue
 from apps.core.exceptions import AccessDenied, Conflict, ServiceError
 from apps.core.scoping import authorize, ensure_in_scope
 from apps.ledger.services import audit_record, snapshot
@@ -65,20 +65,8 @@ def conf(name: str):
     return getattr(settings, f"NOTIFICATIONS_{name}", DEFAULTS[name])
 
 
-# Errors that mean "the broker is unreachable" when publishing (kombu wraps most of them).
-BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuOperationalError, OSError)
-try:  # pragma: no cover - both transports are installed here, but neither is required
-    import redis.exceptions
-
-    BROKER_ERRORS += (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-except ImportError:  # pragma: no cover
-    pass
-try:  # pragma: no cover
-    import amqp.exceptions
-
-    BROKER_ERRORS += (amqp.exceptions.ConnectionError,)
-except ImportError:  # pragma: no cover
-    pass
+# Kept importable from here for the modules and tests that used it before apps.core.enqueue.
+BROKER_ERRORS = enqueue.BROKER_ERRORS
 
 
 # --- creating notifications (the public interface for other apps) -------------------------------
@@ -194,27 +182,9 @@ def _nudge_relay_on_commit() -> None:
 def _nudge_relay() -> None:
     """Ask a worker to publish now. The request that committed must not fail because the broker
     is down: the rows are safe in the database and the beat relay publishes them later."""
-    from celery import current_app
-
     from .tasks import outbox_relay_task
 
-    try:
-        if current_app.conf.task_always_eager:
-            outbox_relay_task.apply_async()
-            return
-        with current_app.producer_or_acquire() as producer:
-            _connect_quickly(producer)
-            outbox_relay_task.apply_async(retry=False, producer=producer)
-    except BROKER_ERRORS as exc:
-        logger.warning("outbox relay nudge not sent (%s); the beat relay publishes the rows later", exc)
-    except Exception:  # the caller's change is committed: never turn it into an error page
-        logger.exception("outbox relay nudge failed; the beat relay publishes the rows later")
-
-
-def _connect_quickly(producer) -> None:
-    """Fail within a moment when the broker is down. Left alone, kombu keeps trying for the whole
-    connect timeout (about 6 s here), which a request that has already committed should not wait."""
-    producer.connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+    enqueue.publish_quietly(outbox_relay_task)
 
 
 def _publish(row: OutboxMessage, producer) -> None:
@@ -264,7 +234,7 @@ def outbox_relay(*, batch: int | None = None, time_budget: float | None = None) 
             try:
                 with nullcontext() if eager else current_app.producer_or_acquire() as producer:
                     if producer is not None:
-                        _connect_quickly(producer)
+                        enqueue.connect_quickly(producer)
                     for row in rows:
                         try:
                             _publish(row, producer)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.db import replica_reads
+from apps.core.enqueue import enqueue_on_commit
 from apps.core.exceptions import AccessDenied, Conflict, ServiceError
 from apps.core.scoping import principal_for
 from apps.incidents.choices import IncidentStatus
@@ -79,7 +80,7 @@ def _next_number(incident: Incident, kind: str) -> int:
 def _enqueue(report: Report) -> None:
     from .tasks import report_generate_task
 
-    transaction.on_commit(lambda: report_generate_task.delay(report.pk))
+    enqueue_on_commit(report_generate_task, report.pk)
 
 
 @transaction.atomic
@@ -305,7 +306,7 @@ def incident_closed(incident: Incident) -> None:
         number=_next_number(incident, ReportKind.REVIEW),
         trigger=Trigger.CLOSE,
     )
-    transaction.on_commit(lambda: incident_close_task.delay(incident.pk, review.pk))
+    enqueue_on_commit(incident_close_task, incident.pk, review.pk)
 
 
 def _json(value) -> bytes:
@@ -447,6 +448,55 @@ def _manifest(incident: Incident, files: dict[str, bytes], now: datetime) -> byt
             ],
         }
     )
+
+
+# --- resuming what a lost message left behind -------------------------------------------------------
+
+STALE_QUEUED = timezone.timedelta(minutes=10)
+STALE_RUNNING = timezone.timedelta(hours=2)  # longer than the task's hard time limit
+
+
+def _stale(name: str, default):
+    """REPORTING_RESUME_<NAME>_SECONDS if set (tests shorten it), else the default."""
+    seconds = getattr(settings, f"REPORTING_RESUME_{name}_SECONDS", None)
+    return timezone.timedelta(seconds=seconds) if seconds else default
+
+
+def reports_resume(*, now: datetime | None = None) -> int:
+    """Publish again the reports and archives a lost message or a vanished worker left behind:
+    reports queued for too long (the broker was down when they were requested, or lost the
+    message), reports running past the task time limit (their worker died), and archives of
+    closed incidents still not frozen. Generation claims a report only while it is queued or
+    failed and an archive freezes once, so a report published twice is built once. Beat runs this
+    every few minutes; returns how many tasks it published."""
+    from .tasks import incident_close_task, report_generate_task
+
+    now = now or timezone.now()
+    queued, running = _stale("QUEUED", STALE_QUEUED), _stale("RUNNING", STALE_RUNNING)
+    Report.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - running).update(status=JobStatus.QUEUED)
+    closing = list(
+        Archive.objects.filter(status=JobStatus.QUEUED, requested_at__lt=now - queued)
+        .order_by("pk")
+        .values_list("incident_id", flat=True)[:100]
+    )
+    reviews = dict(
+        Report.objects.filter(incident_id__in=closing, kind=ReportKind.REVIEW, trigger=Trigger.CLOSE)
+        .order_by("number")
+        .values_list("incident_id", "pk")
+    )
+    for incident_id in closing:
+        if incident_id in reviews:  # the review first, then the archive that holds it
+            incident_close_task.delay(incident_id, reviews[incident_id])
+    reports = list(
+        Report.objects.filter(status=JobStatus.QUEUED)
+        .filter(Q(started_at__isnull=True, requested_at__lt=now - queued) | Q(started_at__lt=now - running))
+        .exclude(pk__in=list(reviews.values()))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:100]
+    )
+    for pk in reports:
+        report_generate_task.delay(pk)
+    return len(reviews) + len(reports)
 
 
 def archive_freeze(*, incident_id: int, now: datetime | None = None) -> Archive:

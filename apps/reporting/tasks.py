@@ -27,3 +27,10 @@ def incident_close_task(incident_id: int, review_id: int) -> dict:
     report_generate(report_id=review_id)
     archive = archive_freeze(incident_id=incident_id)
     return {"archive": archive.pk, "root_hash": archive.root_hash}
+
+
+@shared_task
+def reports_resume_task() -> int:
+    from .services import reports_resume
+
+    return reports_resume()

@@ -385,6 +385,10 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "apps.reporting.tasks.schedules_run_task",
         "schedule": crontab(minute="*"),
     },
+    "reporting-reports-resume": {
+        "task": "apps.reporting.tasks.reports_resume_task",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # Ledger checkpoints are signed with Ed25519 and written outside the database.

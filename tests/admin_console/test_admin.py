@@ -100,3 +100,37 @@ def test_a_staff_admin_user_sees_only_their_scope_in_the_console(client):
     verified_login(client, user)
     page = client.get(reverse("admin:organizations_department_changelist")).content.decode()
     assert mine.name in page and theirs.name not in page
+
+
+def test_a_service_refusal_in_the_console_shows_on_the_form_and_saves_nothing(client, admin):
+    dept = f.department(region=f.region())
+    verified_login(client, admin)
+    before = AuditEvent.objects.count()
+    # the grant service refuses a grant of a department on itself: a form error, not a server error
+    response = client.post(
+        reverse("admin:organizations_departmentgroupobjectpermission_add"),
+        {"content_object": dept.pk, "grantee": dept.pk},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "A department does not need a grant on itself." in page
+    assert 'class="errorlist' in page
+    assert f'<option value="{dept.pk}" selected>' in page  # what the administrator chose is kept
+    assert not DepartmentGroupObjectPermission.objects.filter(content_object=dept).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_service_refusal_on_a_named_field_is_shown_in_chinese_next_to_it(client, admin):
+    dept = f.department(region=f.region())
+    robot = f.UserFactory(is_service=True)
+    verified_login(client, admin)
+    data = {"user": robot.pk, "department": dept.pk, "role": Role.STAFF}
+    # the membership service refuses a role for a service account: on the form, in the administrator's language
+    response = client.post(reverse("admin:organizations_membership_add"), data, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 200
+    page = response.content.decode()
+    message = "服务账号不能分配角色。"
+    assert page.count(message) == 1
+    assert page.index("field-user") < page.index(message) < page.index("field-department")  # on the user field
+    assert not Membership.objects.filter(user=robot).exists()

@@ -376,7 +376,7 @@ def test_a_backlog_is_taken_in_capped_runs_without_splitting_a_cursor_value(w, s
     source = create(w, source_db, cursor_column="updated_at")
     monkeypatch.setattr(sync, "MAX_ROWS_PER_RUN", 2)
     queued = []
-    monkeypatch.setattr("apps.datapool.tasks.sync_run_task.delay", queued.append)
+    monkeypatch.setattr("apps.datapool.tasks.sync_run_task.apply_async", lambda args, *_, **__: queued.append(args[0]))
 
     job = sync_run(source_id=source.pk)
 
@@ -428,7 +428,7 @@ def test_sync_due_queues_sources_whose_interval_passed(w, monkeypatch, django_ca
     _source(w, "recent", interval_minutes=10, last_run_at=now - timedelta(minutes=5))
     _source(w, "disabled", enabled=False)
     queued = []
-    monkeypatch.setattr("apps.datapool.tasks.sync_run_task.delay", queued.append)
+    monkeypatch.setattr("apps.datapool.tasks.sync_run_task.apply_async", lambda args, *_, **__: queued.append(args[0]))
 
     with django_capture_on_commit_callbacks(execute=True):
         assert sync_due(now=now) == 2
@@ -446,7 +446,7 @@ def test_two_beats_do_not_queue_one_source_twice(monkeypatch):
     w = pool_world()
     source = _source(w, "due")
     queued = []
-    monkeypatch.setattr("apps.datapool.tasks.sync_run_task.delay", queued.append)
+    monkeypatch.setattr("apps.datapool.tasks.sync_run_task.apply_async", lambda args, *_, **__: queued.append(args[0]))
     locked, release = threading.Event(), threading.Event()
 
     def other_beat():
