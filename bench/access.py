@@ -17,9 +17,9 @@ with a row filter and two masked fields). Each API request is a fresh in-process
 the grant checked, the page read through `selectors.grant_records`, masked, and one `data.read`
 ledger event and the usage row written and committed. The SQL baseline is one query that filters,
 masks (in SQL) and pages; API requests and SQL queries alternate. Each size is measured twice:
-with PostgreSQL's default settings, and with parallel query off for the session
-(`max_parallel_workers_per_gather = 0`), because at 1,000,000 records the planner starts two
-parallel workers for the page query, which costs more than the query itself.
+with the platform's session settings (parallel query off, `max_parallel_workers_per_gather = 0`,
+decision 0015), and with PostgreSQL's default of 2 parallel workers, because at 1,000,000 records
+the planner then starts two parallel workers for the page query, which costs more than the query.
 
 `--requests` (default 300) sets the number of timed requests per case, after 20 warm-ups;
 `--explain` prints both plans; `--profile` prints a cProfile of 100 API requests at the largest size;
@@ -443,13 +443,16 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, PostgreSQL {version}, Python {sys.version.split()[0]}")
     first: dict[tuple[str, int], float] = {}
     loaded = 0
-    modes = [("default settings", None), ("parallel query off", "SET max_parallel_workers_per_gather = 0")]
+    modes = [
+        ("platform settings (parallel query off)", "RESET max_parallel_workers_per_gather"),
+        ("PostgreSQL default (2 parallel workers)", "SET max_parallel_workers_per_gather = 2"),
+    ]
     for size in sizes:
         copy_records(world, loaded, size - loaded, rng)
         loaded = size
         for label, setting in modes:
             with connection.cursor() as cursor:
-                cursor.execute(setting or "RESET max_parallel_workers_per_gather")
+                cursor.execute(setting)
             first[label, size] = report(size, world, args.requests, label)
             if args.explain:
                 print(explain(world))

@@ -96,9 +96,30 @@ TEMPLATES = [
     },
 ]
 
+
+def with_session_settings(db: dict, **settings: str) -> dict:
+    """`db` with PostgreSQL settings for each of its sessions, passed at connect time (`-c
+    name=value` in libpq's options: no extra query per connection). An empty value keeps the
+    server's own setting. Other engines are returned unchanged."""
+    if db.get("ENGINE") != "django.db.backends.postgresql":
+        return db
+    options = dict(db.get("OPTIONS", {}))
+    extra = " ".join(f"-c {name}={value}" for name, value in settings.items() if value != "")
+    options["options"] = f"{options.get('options', '')} {extra}".strip()
+    return db | {"OPTIONS": options}
+
+
+# Parallel query, per process (decision 0015): off by default, so a web or API request's page query
+# never waits 10-30 ms for parallel workers to start (the planner's estimates over JSONB filters
+# make it start them for pages it serves serially in about 1 ms). Batch workers (ingest, reports)
+# may set DATABASE_PARALLEL_WORKERS=2 in their environment; an empty value keeps the server's.
+DATABASE_PARALLEL_WORKERS = env("DATABASE_PARALLEL_WORKERS", default="0")
+DATABASE_SESSION_SETTINGS = {"max_parallel_workers_per_gather": DATABASE_PARALLEL_WORKERS}
+
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0))
+DATABASES["default"] = with_session_settings(DATABASES["default"], **DATABASE_SESSION_SETTINGS)
 # A streaming read replica (optional, decision 0014). With DATABASE_REPLICA_URL set, reads inside an
 # explicit `apps.core.db.replica_reads()` scope (list pages and API lists, report snapshots) go to
 # it; everything else, and every read inside a transaction, stays on the primary. The connection is
@@ -107,8 +128,9 @@ DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = environ.Env.db_url_config(DATABASE_REPLICA_URL)
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
-    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["replica"].setdefault("OPTIONS", {})["options"] = "-c default_transaction_read_only=on"
+    DATABASES["replica"] = with_session_settings(
+        DATABASES["replica"], default_transaction_read_only="on", **DATABASE_SESSION_SETTINGS
+    )
 DATABASE_ROUTERS = ["apps.core.db.ReplicaRouter"]  # a no-op without the "replica" alias
 # seconds after a write for which that client's lists read the primary (ReplicaPinMiddleware)
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)

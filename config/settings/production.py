@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CONTENT_SECURITY_POLICY_STRICT, env
+from .base import CONTENT_SECURITY_POLICY_STRICT, DATABASE_SESSION_SETTINGS, env, with_session_settings
 from .base import DATABASES as BASE_DATABASES
 
 DEBUG = False
@@ -21,6 +21,7 @@ if not DATAPOOL_ENCRYPTION_KEYS:
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"] = with_session_settings(DATABASES["default"], **DATABASE_SESSION_SETTINGS)
 if "replica" in BASE_DATABASES:  # DATABASE_REPLICA_URL (base.py, decision 0014)
     DATABASES["replica"] = BASE_DATABASES["replica"] | {"CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"]}
 

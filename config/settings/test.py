@@ -1,17 +1,17 @@
 """Test settings: PostgreSQL by default (DATABASE_URL overrides), fast hashing, a fixed ledger key."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, DATABASE_SESSION_SETTINGS, env, with_session_settings
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/emergency")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"] = with_session_settings(DATABASES["default"], **DATABASE_SESSION_SETTINGS)
 # The read replica, as a mirror of the test database (no second database is created) and read-only
 # like a streaming standby. The router is off for the suite: a test that turns it on (the
 # `replica_router` fixture of tests/scaleout/test_replica.py) declares `databases=["default",
 # "replica"]` and is transactional, so the replica's connection sees committed rows.
-DATABASES["replica"] = DATABASES["default"] | {
-    "OPTIONS": DATABASES["default"].get("OPTIONS", {}) | {"options": "-c default_transaction_read_only=on"},
+DATABASES["replica"] = with_session_settings(DATABASES["default"], default_transaction_read_only="on") | {
     "TEST": {"MIRROR": "default"},
 }
 DATABASE_ROUTERS = []

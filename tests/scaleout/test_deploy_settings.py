@@ -108,7 +108,7 @@ def test_with_them_the_replica_object_storage_and_a_shared_cache_are_configured(
 
     replica = got["databases"]["replica"]
     assert (replica["HOST"], replica["NAME"]) == ("db-replica.internal", "emergency")
-    assert replica["OPTIONS"]["options"] == "-c default_transaction_read_only=on"
+    assert replica["OPTIONS"]["options"] == "-c default_transaction_read_only=on -c max_parallel_workers_per_gather=0"
     assert replica["CONN_MAX_AGE"] == got["databases"]["default"]["CONN_MAX_AGE"] == 60
     assert got["read_in_scope"] == "replica"
 
@@ -123,6 +123,17 @@ def test_with_them_the_replica_object_storage_and_a_shared_cache_are_configured(
     assert got["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert got["cache_location"] == "redis://cache.internal:6379/1"
     assert got["forwarded_host"] is True and got["proxy_count"] == 1
+
+
+def test_parallel_query_is_off_for_web_processes_and_chosen_per_process_by_the_environment(tmp_path):
+    # decision 0015: a page query never waits for parallel workers; batch workers may opt in
+    web = probe(REPLICA, tmp_path)["databases"]
+    assert web["default"]["OPTIONS"]["options"] == "-c max_parallel_workers_per_gather=0"
+    assert web["replica"]["OPTIONS"]["options"].endswith("-c max_parallel_workers_per_gather=0")
+    batch = probe({"DATABASE_PARALLEL_WORKERS": "2"}, tmp_path)["databases"]
+    assert batch["default"]["OPTIONS"]["options"] == "-c max_parallel_workers_per_gather=2"
+    server = probe({"DATABASE_PARALLEL_WORKERS": ""}, tmp_path)["databases"]
+    assert "max_parallel_workers_per_gather" not in server["default"].get("OPTIONS", {}).get("options", "")
 
 
 def test_object_storage_without_a_bucket_or_an_unknown_backend_refuses_to_start(tmp_path):
