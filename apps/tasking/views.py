@@ -136,7 +136,7 @@ class TaskListView(ScopedListView):
     """A task list with the shared TaskFilter and the counts by state of the unfiltered list."""
 
     filterset_class = TaskFilter
-    paginate_by = 50
+    paginate_by = 25  # like the incident list: a screenful on a phone, and half the rendering per page
 
     def get_filterset(self, filterset_class):
         filterset = super().get_filterset(filterset_class)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",  # its widget templates, for the project's form renderer (FORM_RENDERER below)
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -75,6 +76,10 @@ MIDDLEWARE = [
     "apps.core.middleware.AccessDeniedMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout flagged during the view into the lockout page
 ]
+
+# Form widgets render through the project's template engine (its cached loader), so the project can
+# override a widget template: templates/django/forms/widgets/select.html writes its options inline.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
