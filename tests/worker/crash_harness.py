@@ -924,8 +924,8 @@ class OutageRun:
         url = self.broker.url
         summary = Summary(broker=f"{self.broker.kind} (private, port {self.broker.port})")
         fleet = self.fleet = Fleet(broker_url=url, plan=plan, workdir=self.workdir, workers=1, concurrency=2)
-        nudges = _Counting("outbox relay nudge not sent")
-        relay_log = logging.getLogger("apps.notifications.services")
+        nudges = _Counting("outbox_relay_task() not published")
+        relay_log = logging.getLogger("apps.core.enqueue")  # the nudge publishes through it
         relay_log.addHandler(nudges)
         propagate, relay_log.propagate = relay_log.propagate, False  # counted here: not one line per commit
         with connection.cursor() as cursor:

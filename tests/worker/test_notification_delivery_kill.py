@@ -114,7 +114,7 @@ def test_every_notification_is_delivered_once_per_recipient_through_sigkills(not
             ]
         )
     assert created == NOTIFICATIONS
-    assert "outbox relay nudge not sent" in caplog.text
+    assert "outbox_relay_task() not published" in caplog.text
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == NOTIFICATIONS
     ids = list(department.notifications.values_list("pk", flat=True))
     expected = Counter({f"email:{pk}:user:{user.pk}": 1 for pk in ids for user in recipients})
