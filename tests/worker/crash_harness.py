@@ -798,14 +798,17 @@ class CrashRun:
             if wave == waves - 1:
                 break
             time.sleep(rng.uniform(*self.gap))
-            if not _pending(self.marks):  # the wave is done already: a kill now would strike nothing
+
+            def top_up() -> None:  # the wave is done already: a kill now would strike nothing
+                nonlocal extra
                 notifications_commit(world, run_id, range(extra, extra + 5))
                 summary.notifications += 5
                 extra += 5
-            summary.kills.append(self._kill(fleet, rng, kinds[wave], started))
+
+            summary.kills.append(self._kill(fleet, rng, kinds[wave], started, top_up))
         return job_rows
 
-    def _kill(self, fleet: Fleet, rng: random.Random, kind: str, started: float) -> Kill:
+    def _kill(self, fleet: Fleet, rng: random.Random, kind: str, started: float, top_up) -> Kill:
         deadline = time.monotonic() + READY_TIMEOUT
         while not (ready := fleet.ready_workers()):
             for member in fleet.workers:  # a generation that died on its own is a finding
@@ -815,7 +818,12 @@ class CrashRun:
                 raise HarnessError("no worker became ready to be killed")
             time.sleep(0.05)
         member = rng.choice(ready)
+        # checked after waiting for a ready worker (a restarted one can take seconds), so the
+        # work is still in flight when the signal goes out
         pending = _pending(self.marks)
+        if not pending:
+            top_up()
+            pending = _pending(self.marks)
         if kind == "child":
             pid = fleet.kill_child(member, rng)
             if pid is not None:
