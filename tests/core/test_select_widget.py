@@ -30,5 +30,5 @@ def test_the_inline_select_renders_what_djangos_own_template_renders(data, setti
         mine, theirs = normalise(ours[name]), normalise(djangos[name])
         assert mine == theirs
         assert "<option" in mine
-    assert 'selected' in normalise(ours["grouped"])
+    assert "selected" in normalise(ours["grouped"])
     assert "甲 &amp; &lt;乙&gt;" in normalise(ours["single"])
