@@ -47,6 +47,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/access
 
 import django  # noqa: E402
 
+from bench.common import ensure_database, percentile  # noqa: E402
+
 DEPARTMENTS = 500
 GRANTS = 10_000
 READER_GRANTS = 20
@@ -86,29 +88,6 @@ WHERE dataset_id = %s
 ORDER BY id
 LIMIT %s
 """
-
-
-def ensure_database() -> None:
-    import psycopg2
-    from django.conf import settings
-    from psycopg2 import sql
-
-    cfg = settings.DATABASES["default"]
-    if not cfg["NAME"].endswith("bench"):
-        raise SystemExit(f"refusing to drop {cfg['NAME']!r}: the bench database's name must end in 'bench'")
-    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
-
-
-def percentile(values, p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 class QueryCounter:

@@ -19,20 +19,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/emerge
 
 import django  # noqa: E402
 
-
-def ensure_database() -> None:
-    import psycopg2
-    from django.conf import settings
-
-    cfg = settings.DATABASES["default"]
-    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres")
-    conn.autocommit = True
-    from psycopg2 import sql
-
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
+from bench.common import ensure_database  # noqa: E402
 
 
 def main() -> None:

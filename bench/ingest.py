@@ -38,6 +38,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ingest
 
 import django  # noqa: E402
 
+from bench.common import ensure_database  # noqa: E402
+
 PLACE = "320106"
 FIELDS = [
     {
@@ -70,22 +72,6 @@ PLAIN_TABLE = """
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静磊洋勇艳杰军涛明超霞平"
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def ensure_database() -> None:
-    import psycopg2
-    from django.conf import settings
-    from psycopg2 import sql
-
-    cfg = settings.DATABASES["default"]
-    if not cfg["NAME"].endswith("bench"):
-        raise SystemExit(f"refusing to drop {cfg['NAME']!r}: the bench database's name must end in 'bench'")
-    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
 
 
 def write_csv(path: Path, rows: int, seed: int = 11) -> int:

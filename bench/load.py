@@ -77,6 +77,8 @@ os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 
 import django  # noqa: E402
 
+from bench.common import ensure_database, percentile, resident_dataset  # noqa: E402
+
 HOST = "127.0.0.1"
 CITY_DEPARTMENTS = 19  # plus the province's emergency department: 20
 TASKS = 10_000
@@ -88,43 +90,14 @@ GIVE_UP = 2.0  # seconds: phase (b) drops a request not sent by then (counted as
 TIMEOUT = 10.0  # seconds: a request without an answer by then is an error
 
 
-def ensure_database() -> None:
-    import psycopg2
-    from django.conf import settings
-    from psycopg2 import sql
-
-    cfg = settings.DATABASES["default"]
-    if not cfg["NAME"].endswith("bench"):
-        raise SystemExit(f"refusing to drop {cfg['NAME']!r}: the bench database's name must end in 'bench'")
-    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
-
-
-def percentile(values, p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 # --- seeding ----------------------------------------------------------------------------------
 
 
 def seed() -> dict:
-    from django.db import transaction
     from django.utils import timezone
 
     from apps.access import services as access
     from apps.core.permissions import Role
-    from apps.datapool import services as pool
-    from apps.datapool.choices import Classification
-    from apps.datapool.demo import csv_bytes, resident_rows, standards_ensure
     from apps.incidents import services as incidents
     from apps.incidents.models import Incident
     from apps.organizations.choices import DepartmentType, RegionLevel
@@ -254,24 +227,7 @@ def seed() -> dict:
 
     # The dataset through the real upload path, and a grant to the reader's department.
     started = time.perf_counter()
-    standards = standards_ensure()
-    steward = f.member(owner, Role.STEWARD)
-    owner_head = f.member(owner, Role.HEAD)
-    dataset = pool.dataset_create(
-        actor=steward,
-        owner=owner,
-        standard=standards["resident"],
-        title="常住人口基础信息",
-        classification=Classification.INTERNAL,
-    )
-    with transaction.atomic():
-        job = pool.ingestion_submit_file(
-            actor=steward,
-            dataset=dataset,
-            upload=pool.spool_upload(csv_bytes(resident_rows(RECORDS, place="320106")), "residents.csv"),
-        )
-    pool.ingestion_run(job.pk)
-    job.refresh_from_db()
+    dataset, job, owner_head = resident_dataset(owner, RECORDS)
     request = access.request_create(
         actor=reader_head,
         department=reader_department,

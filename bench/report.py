@@ -26,11 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/report_bench")
 
 import django  # noqa: E402
+
+from bench.common import ensure_database, resident_dataset  # noqa: E402
 
 FANOUT = 200
 
@@ -49,14 +50,10 @@ class Timer:
 
 
 def seed(records: int, tasks: int):
-    from django.db import transaction
     from django.utils import timezone
 
     from apps.access import services as access
     from apps.core.permissions import Role
-    from apps.datapool import services as pool
-    from apps.datapool.choices import Classification
-    from apps.datapool.demo import csv_bytes, resident_rows, standards_ensure
     from apps.incidents import services as incidents
     from apps.organizations.choices import DepartmentType, RegionLevel
     from apps.tasking import services as tasking
@@ -126,25 +123,8 @@ def seed(records: int, tasks: int):
         )
 
     started = time.perf_counter()
-    standards = standards_ensure()
     police = f.department(region=city, type=DepartmentType.PUBLIC_SECURITY, name="南京市公安局")
-    steward = f.member(police, Role.STEWARD)
-    police_head = f.member(police, Role.HEAD)
-    dataset = pool.dataset_create(
-        actor=steward,
-        owner=police,
-        standard=standards["resident"],
-        title="常住人口基础信息",
-        classification=Classification.INTERNAL,
-    )
-    with transaction.atomic():
-        job = pool.ingestion_submit_file(
-            actor=steward,
-            dataset=dataset,
-            upload=pool.spool_upload(csv_bytes(resident_rows(records, place="320106")), "residents.csv"),
-        )
-    pool.ingestion_run(job.pk)
-    job.refresh_from_db()
+    dataset, job, police_head = resident_dataset(police, records)
     print(f"seed: {job.rows_accepted} records loaded in {time.perf_counter() - started:.1f} s", flush=True)
     request = access.request_create(
         actor=f.member(emergency, Role.STEWARD),
@@ -168,7 +148,6 @@ def main() -> None:
     args = parser.parse_args()
 
     django.setup()
-    from access import ensure_database
 
     ensure_database()
     from django.conf import settings

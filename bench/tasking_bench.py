@@ -24,25 +24,11 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/emerge
 
 import django  # noqa: E402
 
+from bench.common import ensure_database  # noqa: E402
+
 FAN_OUT_SIZES = (10, 100, 500)
 FAN_OUT_REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 OPEN_TASKS = int(os.environ.get("BENCH_OPEN_TASKS", "10000"))
-
-
-def ensure_database() -> None:
-    import psycopg2
-    from django.conf import settings
-    from psycopg2 import sql
-
-    cfg = settings.DATABASES["default"]
-    if not cfg["NAME"].endswith("bench"):
-        raise SystemExit(f"refusing to drop {cfg['NAME']!r}: the bench database's name must end in 'bench'")
-    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
 
 
 def measure(fn):

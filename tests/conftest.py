@@ -1,9 +1,7 @@
-import os
-
 import pytest
 from django.db import connection
 
-from config.celery import app
+from tests.brokers import broker_unreachable
 
 TRUNCATE_TRIGGER = "ledger_auditevent_no_truncate"
 
@@ -57,18 +55,5 @@ def api_client():
 @pytest.fixture
 def broker_down():
     """The test process publishes to a broker that refuses connections (nothing listens on port 1)."""
-    saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url")}
-    pools = (app._pool, app.amqp._producer_pool)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it)
-    env_url = os.environ.pop("CELERY_BROKER_URL", None)
-    app._pool = None
-    app.amqp._producer_pool = None
-    try:
+    with broker_unreachable():
         yield
-    finally:
-        if env_url is not None:
-            os.environ["CELERY_BROKER_URL"] = env_url
-        app.conf.update(saved)
-        app._pool, app.amqp._producer_pool = pools

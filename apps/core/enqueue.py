@@ -11,7 +11,9 @@ broker) the task runs in-process as before and its errors propagate.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -63,3 +65,10 @@ def publish_quietly(task, *args) -> bool:
 def enqueue_on_commit(task, *args) -> None:
     """Publish `task(*args)` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish_quietly(task, *args))
+
+
+def resume_after(setting: str, default: timedelta) -> timedelta:
+    """How long a job may wait before a resume sweep publishes it again: the `setting` in seconds
+    when there is one (the crash tests shorten it), else `default`."""
+    seconds = getattr(settings, setting, None)
+    return timedelta(seconds=seconds) if seconds else default

@@ -18,8 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.ledger.services import audit_record
 
-from .exceptions import AccessDenied, Conflict, ServiceError
+from .exceptions import Conflict, ServiceError
 from .models import DeadLetter, TaskDelivery
+from .scoping import authorize
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +128,7 @@ def dead_letter_requeue(*, actor, dead_letter: DeadLetter) -> DeadLetter:
     """
     from celery import current_app
 
-    if not (actor is not None and actor.is_authenticated and actor.is_active and actor.is_superuser):
-        raise AccessDenied(action="change", target=dead_letter, hidden=True)
+    authorize(actor, "requeue", DeadLetter)  # a platform record: platform administrators only
     letter = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
     if letter.requeued_at is not None:
         raise Conflict(_("This dead letter has been requeued already."))

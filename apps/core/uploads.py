@@ -1,5 +1,6 @@
-"""Content checks every upload path shares: what a zip archive holds, read before anything unpacks
-it, whether a file opens like a known binary format, and whether "text" is in fact a web page.
+"""Checks every upload path shares: the file's name as the platform keeps it, what a zip archive
+holds, read before anything unpacks it, whether a file opens like a known binary format, and
+whether "text" is in fact a web page.
 
 Python's `zipfile` reads the whole central directory into memory when it opens an archive, and an
 archive's declared sizes are the writer's word. So `zip_inspect` first reads the end-of-central-
@@ -11,9 +12,22 @@ of declared sizes bounds what unpacking can produce.
 
 from __future__ import annotations
 
+import os
 import struct
 import zipfile
 from dataclasses import dataclass
+
+FILE_NAME_MAX = 200
+
+
+def clean_file_name(name: str | None) -> str:
+    """The name an uploaded file is kept and offered for download under: its last path component
+    (a browser may send a Windows path), without NUL bytes or surrounding spaces, shortened to
+    FILE_NAME_MAX characters keeping the extension. Empty when nothing is left."""
+    name = os.path.basename((name or "").replace("\\", "/")).strip().replace("\x00", "")
+    stem, ext = os.path.splitext(name)
+    return (stem[: FILE_NAME_MAX - len(ext)] + ext) if len(name) > FILE_NAME_MAX else name
+
 
 # Office documents hold tens of parts; a spreadsheet with thousands of sheets and images stays far below.
 ZIP_MAX_ENTRIES = 10_000

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core.enqueue import enqueue_on_commit
+from apps.core.enqueue import enqueue_on_commit, resume_after
 from apps.core.exceptions import ServiceError
 from apps.core.scoping import authorize
 from apps.ledger.services import audit_record
@@ -458,15 +458,6 @@ STALE_QUEUED = timezone.timedelta(minutes=10)
 STALE_RUNNING = timezone.timedelta(hours=2)  # longer than the task's hard time limit
 
 
-def _stale(name: str, default):
-    """A resume delay: the DATAPOOL_RESUME_<NAME>_SECONDS setting if there is one (the crash tests
-    shorten them), else the default."""
-    from django.conf import settings
-
-    seconds = getattr(settings, f"DATAPOOL_RESUME_{name}_SECONDS", None)
-    return timezone.timedelta(seconds=seconds) if seconds else default
-
-
 def jobs_resume(*, now=None) -> int:
     """Re-enqueue loads whose message was lost (queued too long) or whose worker vanished without
     a redelivery (running past the time limit), and the linking of succeeded loads whose linking
@@ -477,7 +468,8 @@ def jobs_resume(*, now=None) -> int:
     from .tasks import ingestion_run_task, links_build_task, share_run_task
 
     now = now or timezone.now()
-    queued, running = _stale("QUEUED", STALE_QUEUED), _stale("RUNNING", STALE_RUNNING)
+    queued = resume_after("DATAPOOL_RESUME_QUEUED_SECONDS", STALE_QUEUED)
+    running = resume_after("DATAPOOL_RESUME_RUNNING_SECONDS", STALE_RUNNING)
     stale = IngestionJob.objects.filter(
         Q(status=JobStatus.QUEUED, created_at__lt=now - queued)
         | Q(status=JobStatus.RUNNING, started_at__lt=now - running)

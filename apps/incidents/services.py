@@ -5,7 +5,6 @@ change → ledger event (+ timeline entry) in one transaction."""
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from apps.core.exceptions import Conflict, ServiceError
 from apps.core.permissions import Role
 from apps.core.scoping import authorize, authorize_any
 from apps.core.transitions import ensure_transition
+from apps.core.uploads import clean_file_name
 from apps.ledger.services import audit_record, snapshot
 from apps.notifications.services import notify
 from apps.organizations.choices import DepartmentType, LeadingGroupRole, RegionLevel
@@ -587,12 +587,6 @@ PHOTO_TYPES = {
 PILLOW_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
 
-def _photo_name(name: str) -> str:
-    name = os.path.basename((name or "").replace("\\", "/")).strip().replace("\x00", "")
-    stem, ext = os.path.splitext(name)
-    return (stem[: 200 - len(ext)] + ext) if len(name) > 200 else name
-
-
 def _photo_type(uploaded_file) -> str | None:
     """PNG or JPEG, told by the first bytes and confirmed by decoding the header with Pillow (a
     renamed document or a truncated header is refused); never the client's content type."""
@@ -629,7 +623,7 @@ def incident_photo_add(
         raise ServiceError(_("The incident is closed; no more photos can be attached."), code="incident_closed")
     if uploaded_file is None:
         raise ServiceError(_("Choose a photo."), field="photo")
-    name = _photo_name(uploaded_file.name)
+    name = clean_file_name(uploaded_file.name)
     if not name:
         raise ServiceError(_("The file needs a name."), field="photo")
     if uploaded_file.size > MAX_PHOTO_BYTES:

@@ -3,7 +3,7 @@ delivery records are read-only evidence for platform administrators."""
 
 from django.contrib import admin
 
-from apps.core.admin import ScopedModelAdmin
+from apps.core.admin import PlatformRecordAdmin, ScopedModelAdmin
 
 from .models import Delivery, Notification, OutboxMessage, WebhookDelivery, WebhookEndpoint
 
@@ -39,32 +39,22 @@ class WebhookEndpointAdmin(ReadOnlyMixin, ScopedModelAdmin):
     exclude = ["secret"]
 
 
-class PlatformOnlyMixin(ReadOnlyMixin):
-    """Not tenant-scoped: only platform administrators see these tables."""
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(PlatformOnlyMixin, admin.ModelAdmin):
+class OutboxMessageAdmin(PlatformRecordAdmin):
     list_display = ["key", "topic", "created_at", "published_at", "completed_at", "attempts", "last_error"]
     list_filter = ["topic"]
     search_fields = ["key"]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(PlatformOnlyMixin, admin.ModelAdmin):
+class DeliveryAdmin(PlatformRecordAdmin):
     list_display = ["key", "channel", "recipient", "created_at", "sent_at", "attempts", "last_error"]
     list_filter = ["channel"]
     search_fields = ["key"]
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(PlatformOnlyMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(PlatformRecordAdmin):
     list_display = ["endpoint", "notification", "attempt", "status_code", "succeeded", "sent_at", "duration_ms"]
     list_filter = ["succeeded"]
     list_select_related = ["endpoint", "notification"]

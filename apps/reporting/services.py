@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.db import replica_reads
-from apps.core.enqueue import enqueue_on_commit
+from apps.core.enqueue import enqueue_on_commit, resume_after
 from apps.core.exceptions import AccessDenied, Conflict, ServiceError
 from apps.core.scoping import principal_for
 from apps.incidents.choices import IncidentStatus
@@ -456,12 +456,6 @@ STALE_QUEUED = timezone.timedelta(minutes=10)
 STALE_RUNNING = timezone.timedelta(hours=2)  # longer than the task's hard time limit
 
 
-def _stale(name: str, default):
-    """REPORTING_RESUME_<NAME>_SECONDS if set (tests shorten it), else the default."""
-    seconds = getattr(settings, f"REPORTING_RESUME_{name}_SECONDS", None)
-    return timezone.timedelta(seconds=seconds) if seconds else default
-
-
 def reports_resume(*, now: datetime | None = None) -> int:
     """Publish again the reports and archives a lost message or a vanished worker left behind:
     reports queued for too long (the broker was down when they were requested, or lost the
@@ -472,7 +466,8 @@ def reports_resume(*, now: datetime | None = None) -> int:
     from .tasks import incident_close_task, report_generate_task
 
     now = now or timezone.now()
-    queued, running = _stale("QUEUED", STALE_QUEUED), _stale("RUNNING", STALE_RUNNING)
+    queued = resume_after("REPORTING_RESUME_QUEUED_SECONDS", STALE_QUEUED)
+    running = resume_after("REPORTING_RESUME_RUNNING_SECONDS", STALE_RUNNING)
     Report.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - running).update(status=JobStatus.QUEUED)
     closing = list(
         Archive.objects.filter(status=JobStatus.QUEUED, requested_at__lt=now - queued)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import authorize, principal_for
-from apps.core.uploads import UnsafeZip, looks_like_markup, zip_inspect
+from apps.core.uploads import UnsafeZip, clean_file_name, looks_like_markup, zip_inspect
 from apps.ledger.services import audit_record
 from apps.organizations.choices import LeadingGroupRole
 
@@ -94,12 +93,6 @@ def sniff_content_type(uploaded_file, name: str) -> str | None:
     return None
 
 
-def _clean_name(name: str) -> str:
-    name = os.path.basename((name or "").replace("\\", "/")).strip().replace("\x00", "")
-    stem, ext = os.path.splitext(name)
-    return (stem[: 200 - len(ext)] + ext) if len(name) > 200 else name
-
-
 def _uploader_department(actor, task: Task) -> int | None:
     """The department the file is attached for: the accountable one, the issuer, or (for a task a
     leading group issued) the group's information office, whichever the actor sits in."""
@@ -137,7 +130,7 @@ def task_attach(*, actor, task: Task, uploaded_file, is_evidence: bool = False) 
         raise ServiceError(_("Only the accountable department attaches evidence."), field="is_evidence")
     if uploaded_file is None:
         raise ServiceError(_("Choose a file."), field="file")
-    name = _clean_name(uploaded_file.name)
+    name = clean_file_name(uploaded_file.name)
     if not name:
         raise ServiceError(_("The file needs a name."), field="file")
     if uploaded_file.size > MAX_ATTACHMENT_BYTES:

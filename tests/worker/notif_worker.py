@@ -144,23 +144,3 @@ class NotifWorker:
                         if routing_key == self.queue:
                             client.hdel(channel.unacked_key, tag)
                             client.zrem(channel.unacked_index_key, tag)
-
-
-@contextlib.contextmanager
-def broker_unreachable():
-    """The test process publishes to a broker nothing listens on, as if it were down at commit time."""
-    saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url")}
-    pools = (app._pool, app.amqp._producer_pool)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it)
-    env_url = os.environ.pop("CELERY_BROKER_URL", None)
-    app._pool = None
-    app.amqp._producer_pool = None
-    try:
-        yield
-    finally:
-        if env_url is not None:
-            os.environ["CELERY_BROKER_URL"] = env_url
-        app.conf.update(saved)
-        app._pool, app.amqp._producer_pool = pools

@@ -27,8 +27,9 @@ from apps.core.permissions import Role
 from apps.notifications import services
 from apps.notifications.models import Delivery, OutboxMessage
 from tests import factories as f
+from tests.brokers import broker_unreachable
 from tests.worker import notif_mail_backend as sink
-from tests.worker.notif_worker import NotifWorker, broker_unreachable
+from tests.worker.notif_worker import NotifWorker
 
 pytestmark = pytest.mark.worker
 
