@@ -78,6 +78,29 @@ OPEN_STATUSES = (
 )
 DONE_STATUSES = (TaskStatus.COMPLETED, TaskStatus.VERIFIED)
 
+# The statuses from which each action may start. The transition map above says which status
+# changes exist; this says which action may make them (overruling a disputed task, for example,
+# would be a legal ACCEPTED edge but is the information office's ruling, not the issuer's).
+# Services check it under the row lock and the task page offers exactly these.
+ACTION_STATUSES: dict[str, frozenset[str]] = {
+    "accept": frozenset({TaskStatus.ISSUED}),
+    "decline": frozenset({TaskStatus.ISSUED}),
+    "transfer_request": frozenset({TaskStatus.ISSUED, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS}),
+    "transfer_accept": frozenset({TaskStatus.TRANSFER_REQUESTED}),
+    "transfer_refuse": frozenset({TaskStatus.TRANSFER_REQUESTED}),
+    "start": frozenset({TaskStatus.ACCEPTED}),
+    "progress": frozenset({TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS}),
+    "complete": frozenset({TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS}),
+    "verify": frozenset({TaskStatus.COMPLETED}),
+    "return": frozenset({TaskStatus.COMPLETED}),
+    "reassign": frozenset({TaskStatus.DECLINED}),
+    "overrule": frozenset({TaskStatus.DECLINED}),
+    "cancel": frozenset(OPEN_STATUSES),
+    "dispute": frozenset({TaskStatus.ISSUED, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS, TaskStatus.DECLINED}),
+    "rule": frozenset({TaskStatus.DISPUTED}),
+    "comment": frozenset(TaskStatus.values),
+}
+
 
 class TaskEventKind(models.TextChoices):
     """The task history the scorecards are computed from (each row also has its ledger seq)."""

@@ -109,6 +109,13 @@ class TaskCompleteForm(TaskActionForm):
     result = forms.CharField(
         label=_("Result"), widget=_text(4), max_length=5000, help_text=_("What was done; the issuer verifies it.")
     )
+    evidence = forms.CharField(
+        label=_("Evidence"),
+        widget=_text(3),
+        max_length=5000,
+        required=False,
+        help_text=_("What proves the result and where it is kept. Not needed when evidence files are attached below."),
+    )
 
 
 class TaskReturnForm(TaskActionForm):

@@ -73,6 +73,9 @@ class Task(ScopedModel):
     transfer_reason = models.TextField(_("reason for the transfer"), blank=True)
     dispute_reason = models.TextField(_("reason for the dispute"), blank=True)
     result = models.TextField(_("result"), blank=True)
+    # What proves the result (a document number, where photos or records are kept); a completion
+    # needs this or an evidence attachment from the accountable department.
+    evidence = models.TextField(_("evidence"), blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     escalated_head_at = models.DateTimeField(null=True, blank=True)
     escalated_group_at = models.DateTimeField(null=True, blank=True)

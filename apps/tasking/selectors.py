@@ -83,6 +83,16 @@ def _median_minutes(values) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+def _accountable_at(handovers: list[tuple[datetime, int]], moment: datetime, *, default: int) -> int:
+    """The department of the last handover at or before `moment` (handovers are in time order)."""
+    dept = None
+    for at, department_id in handovers:
+        if at > moment:
+            break
+        dept = department_id
+    return default if dept is None else dept
+
+
 def scorecard(*, user, start: datetime, end: datetime, now: datetime | None = None) -> list[ScoreRow]:
     """Per-department evidence over [start, end), computed from the task history (TaskEvent rows,
     each tied to its ledger event), for the tasks the caller may see. Ranked: lowest overdue rate,
@@ -103,7 +113,8 @@ def scorecard_for(
         .order_by("at", "id")
     )
     assigned_at: dict[tuple[int, int], datetime] = {}
-    # when each department became accountable for each task (issue, re-assignment, transfer, ruling)
+    # who was accountable when, per task, in order (issue, re-assignment, transfer, ruling)
+    handovers: dict[int, list[tuple[datetime, int]]] = {}
     for task_id, at, dept in (
         TaskEvent.objects.filter(
             task_id__in=task_ids,
@@ -119,6 +130,7 @@ def scorecard_for(
         .order_by("at", "id")
     ):
         assigned_at.setdefault((task_id, dept), at)
+        handovers.setdefault(task_id, []).append((at, dept))
     per: dict[int, dict] = {}
 
     def row(dept_id):
@@ -137,10 +149,13 @@ def scorecard_for(
     due = list(
         tasks.filter(deadline__gte=start, deadline__lt=end)
         .exclude(status=TaskStatus.CANCELLED)
-        .values_list("department_id", "deadline", "completed_at", "status")
+        .values_list("pk", "department_id", "deadline", "completed_at", "status")
     )
     totals: dict[int, list[int]] = {}
-    for dept, deadline, completed_at, status in due:
+    for task_id, current, deadline, completed_at, status in due:
+        # a deadline is charged to the department accountable when it fell (or now, if it has not
+        # fallen yet): handing a task on after missing its deadline does not hand on the miss
+        dept = _accountable_at(handovers.get(task_id, []), min(deadline, now), default=current)
         t = totals.setdefault(dept, [0, 0])
         t[0] += 1
         late = (completed_at > deadline) if completed_at else (status not in DONE_STATUSES and now > deadline)

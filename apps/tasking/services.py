@@ -24,6 +24,7 @@ from apps.organizations.models import Department, LeadingGroup, LeadingGroupSeat
 
 from .choices import (
     ACK_REMINDER_MINUTES,
+    ACTION_STATUSES,
     ESCALATE_GROUP_AFTER_MINUTES,
     OPEN_STATUSES,
     TASK_TRANSITIONS,
@@ -40,8 +41,8 @@ def _task_link(task: Task) -> str:
     return f"/tasks/{task.pk}/"
 
 
-def _record(task: Task, *, actor, kind: str, action: str, note: str = "", other=None, before=None, at=None):
-    """One ledger event and one task event for one transition."""
+def _record(task: Task, *, actor, kind: str, action: str, note: str = "", other=None, before=None, at=None, extra=None):
+    """One ledger event and one task event for one transition (`extra` adds fields to the event)."""
     event = audit_record(
         actor=actor,
         action=action,
@@ -53,7 +54,8 @@ def _record(task: Task, *, actor, kind: str, action: str, note: str = "", other=
             "department": task.department_id,
             "note": note,
             "other_department": getattr(other, "pk", None),
-        },
+        }
+        | (extra or {}),
     )
     TaskEvent.objects.create(
         task=task,
@@ -93,11 +95,23 @@ def _ensure_transfer_pending(task: Task) -> None:
         raise ServiceError(_("No transfer is pending on this task."), code="invalid_transition")
 
 
-def _move(task: Task, status: str) -> dict:
+def _move(task: Task, status: str, action: str) -> dict:
+    """Change the locked task's status by `action`: the action must be open from the current status
+    (`ACTION_STATUSES`) and the change must be an edge of the transition map."""
+    _ensure_action(task, action)
     ensure_transition(task.status, status, TASK_TRANSITIONS, TaskStatus)
     before = {"status": task.status, "department": task.department_id}
     task.status = status
     return before
+
+
+def _ensure_action(task: Task, action: str) -> None:
+    if task.status not in ACTION_STATUSES[action]:
+        raise ServiceError(
+            _("This step is not possible while the task is “%(status)s”.") % {"status": task.get_status_display()},
+            code="invalid_transition",
+            field="status",
+        )
 
 
 # --- who may issue to whom --------------------------------------------------------------------
@@ -336,7 +350,7 @@ def task_accept(*, actor, task: Task) -> Task:
     _ensure_no_pending_transfer(task)
     if task.status != TaskStatus.ISSUED:
         raise ServiceError(_("Only an issued task can be accepted."), code="invalid_transition")
-    before = _move(task, TaskStatus.ACCEPTED)
+    before = _move(task, TaskStatus.ACCEPTED, "accept")
     task.accepted_at = timezone.now()
     task.save(update_fields=["status", "accepted_at"])
     _record(task, actor=actor, kind=TaskEventKind.ACCEPTED, action="task.accept", before=before)
@@ -350,7 +364,7 @@ def task_decline(*, actor, task: Task, reason: str) -> Task:
     if not reason.strip():
         raise ServiceError(_("A reason is required to decline a task."), field="reason")
     task = _lock(task, actor, "respond")
-    before = _move(task, TaskStatus.DECLINED)
+    before = _move(task, TaskStatus.DECLINED, "decline")
     task.decline_reason = reason
     task.save(update_fields=["status", "decline_reason"])
     _record(task, actor=actor, kind=TaskEventKind.DECLINED, action="task.decline", note=reason, before=before)
@@ -382,7 +396,7 @@ def task_request_transfer(*, actor, task: Task, to_department: Department, reaso
             _("You cannot reach that department."), field="to_department", code="department_out_of_reach"
         )
     previous = task.status
-    before = _move(task, TaskStatus.TRANSFER_REQUESTED)
+    before = _move(task, TaskStatus.TRANSFER_REQUESTED, "transfer_request")
     task.status_before_transfer, task.transfer_to, task.transfer_reason = previous, to_department, reason
     task.save(update_fields=["status", "status_before_transfer", "transfer_to", "transfer_reason"])
     _record(
@@ -413,7 +427,7 @@ def task_transfer_accept(*, actor, task: Task) -> Task:
     authorize(actor, "take_transfer", task)
     task = _lock(task, actor, "take_transfer")
     _ensure_transfer_pending(task)
-    before = _move(task, TaskStatus.ACCEPTED)
+    before = _move(task, TaskStatus.ACCEPTED, "transfer_accept")
     previous = task.department
     task.department, task.transfer_to, task.status_before_transfer = task.transfer_to, None, ""
     task.accepted_at = timezone.now()
@@ -449,7 +463,7 @@ def task_transfer_refuse(*, actor, task: Task, reason: str) -> Task:
     task = _lock(task, actor, "take_transfer")
     _ensure_transfer_pending(task)
     refused_by = task.transfer_to
-    before = _move(task, task.status_before_transfer or TaskStatus.ISSUED)
+    before = _move(task, task.status_before_transfer or TaskStatus.ISSUED, "transfer_refuse")
     task.transfer_to, task.status_before_transfer = None, ""
     task.save(update_fields=["status", "transfer_to", "status_before_transfer"])
     _record(
@@ -469,7 +483,7 @@ def task_start(*, actor, task: Task) -> Task:
     authorize(actor, "work", task)
     task = _lock(task, actor, "work")
     _ensure_no_pending_transfer(task)
-    before = _move(task, TaskStatus.IN_PROGRESS)
+    before = _move(task, TaskStatus.IN_PROGRESS, "start")
     task.save(update_fields=["status"])
     _record(task, actor=actor, kind=TaskEventKind.STARTED, action="task.start", before=before)
     return task
@@ -512,15 +526,41 @@ def task_comment(*, actor, task: Task, body: str) -> TaskComment:
 
 
 @transaction.atomic
-def task_complete(*, actor, task: Task, result: str) -> Task:
+def task_complete(*, actor, task: Task, result: str, evidence: str = "") -> Task:
+    """The accountable department reports the result with its evidence: files attached to the task
+    as evidence by the department, or a statement of what proves the result (or both). The ledger
+    event names both, so the issuer's verification and any later review see what was offered."""
     authorize(actor, "work", task)
     if not result.strip():
         raise ServiceError(_("Describe the result."), field="result")
     task = _lock(task, actor, "work")
-    before = _move(task, TaskStatus.COMPLETED)
-    task.result, task.completed_at = result, timezone.now()
-    task.save(update_fields=["status", "result", "completed_at"])
-    _record(task, actor=actor, kind=TaskEventKind.COMPLETED, action="task.complete", note=result[:500], before=before)
+    _ensure_action(task, "complete")
+    evidence_files = list(
+        task.attachments.filter(is_evidence=True, department_id=task.department_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not evidence.strip() and not evidence_files:
+        raise ServiceError(
+            _(
+                "Give the evidence: attach it to the task as evidence, "
+                "or say what proves the result and where it is kept."
+            ),
+            field="evidence",
+            code="evidence_required",
+        )
+    before = _move(task, TaskStatus.COMPLETED, "complete")
+    task.result, task.evidence, task.completed_at = result, evidence, timezone.now()
+    task.save(update_fields=["status", "result", "evidence", "completed_at"])
+    _record(
+        task,
+        actor=actor,
+        kind=TaskEventKind.COMPLETED,
+        action="task.complete",
+        note=result[:500],
+        before=before,
+        extra={"evidence": evidence[:500], "evidence_attachments": evidence_files},
+    )
     notify(
         departments=[task.issuer_department],
         kind="task.completed",
@@ -539,7 +579,7 @@ def task_complete(*, actor, task: Task, result: str) -> Task:
 def task_verify(*, actor, task: Task) -> Task:
     authorize(actor, "control", task)
     task = _lock(task, actor, "control")
-    before = _move(task, TaskStatus.VERIFIED)
+    before = _move(task, TaskStatus.VERIFIED, "verify")
     task.verified_at = timezone.now()
     task.save(update_fields=["status", "verified_at"])
     _record(task, actor=actor, kind=TaskEventKind.VERIFIED, action="task.verify", before=before)
@@ -553,7 +593,7 @@ def task_return(*, actor, task: Task, reason: str) -> Task:
     if not reason.strip():
         raise ServiceError(_("Say what is missing."), field="reason")
     task = _lock(task, actor, "control")
-    before = _move(task, TaskStatus.IN_PROGRESS)
+    before = _move(task, TaskStatus.IN_PROGRESS, "return")
     task.completed_at = None
     task.save(update_fields=["status", "completed_at"])
     _record(task, actor=actor, kind=TaskEventKind.RETURNED, action="task.return", note=reason, before=before)
@@ -565,6 +605,7 @@ def task_reassign(*, actor, task: Task, department: Department, note: str = "") 
     """After a decline the issuer names another department; the deadline does not restart."""
     authorize(actor, "control", task)
     task = _lock(task, actor, "control")
+    _ensure_action(task, "reassign")
     allowed = issue_targets_q(
         actor=actor, issuer_department=task.issuer_department, issuer_group=task.issuer_group, incident=task.incident
     )
@@ -573,7 +614,7 @@ def task_reassign(*, actor, task: Task, department: Department, note: str = "") 
     if department.pk == task.department_id:
         raise ServiceError(_("Choose another department, or overrule the decline."), field="department")
     previous = task.department
-    before = _move(task, TaskStatus.ISSUED)
+    before = _move(task, TaskStatus.ISSUED, "reassign")
     task.department, task.decline_reason, task.accepted_at = department, "", None
     task.reminded_at = task.escalated_head_at = None
     task.save(
@@ -607,7 +648,7 @@ def task_overrule(*, actor, task: Task, note: str) -> Task:
     if not note.strip():
         raise ServiceError(_("Explain why the decline is overruled."), field="note")
     task = _lock(task, actor, "control")
-    before = _move(task, TaskStatus.ACCEPTED)
+    before = _move(task, TaskStatus.ACCEPTED, "overrule")
     task.accepted_at = timezone.now()
     task.save(update_fields=["status", "accepted_at"])
     _record(task, actor=actor, kind=TaskEventKind.OVERRULED, action="task.overrule", note=note, before=before)
@@ -630,7 +671,7 @@ def task_cancel(*, actor, task: Task, reason: str) -> Task:
     if not reason.strip():
         raise ServiceError(_("A reason is required to cancel a task."), field="reason")
     task = _lock(task, actor, "control")
-    before = _move(task, TaskStatus.CANCELLED)
+    before = _move(task, TaskStatus.CANCELLED, "cancel")
     task.transfer_to = None
     task.save(update_fields=["status", "transfer_to"])
     _record(task, actor=actor, kind=TaskEventKind.CANCELLED, action="task.cancel", note=reason, before=before)
@@ -655,7 +696,7 @@ def task_dispute(*, actor, task: Task, reason: str) -> Task:
     office = _ruling_office(task)
     if office is None:
         raise ServiceError(_("No leading group's information office can rule on this task."), code="no_office")
-    before = _move(task, TaskStatus.DISPUTED)
+    before = _move(task, TaskStatus.DISPUTED, "dispute")
     task.dispute_reason = reason
     task.save(update_fields=["status", "dispute_reason"])
     _record(task, actor=actor, kind=TaskEventKind.DISPUTED, action="task.dispute", note=reason, before=before)
@@ -693,11 +734,11 @@ def task_rule(*, actor, task: Task, department: Department | None, note: str) ->
             )
     previous = task.department
     if department is None:
-        before = _move(task, TaskStatus.CANCELLED)
+        before = _move(task, TaskStatus.CANCELLED, "rule")
         task.transfer_to = None
         task.save(update_fields=["status", "transfer_to"])
     else:
-        before = _move(task, TaskStatus.ACCEPTED)
+        before = _move(task, TaskStatus.ACCEPTED, "rule")
         task.department, task.transfer_to, task.accepted_at = department, None, timezone.now()
         task.save(update_fields=["status", "department", "transfer_to", "accepted_at"])
         task.department = Department.objects.select_related("region").get(pk=department.pk)
@@ -788,7 +829,11 @@ def task_escalation_step(*, task: Task, step: str, now: datetime) -> bool:
     # a reminder asks for acknowledgement: only while still issued (it may have been accepted since
     # the beat job read its candidates); escalations apply to every open task
     statuses = [TaskStatus.ISSUED] if step == TaskEventKind.REMINDED else list(OPEN_STATUSES)
-    claimed = Task.objects.filter(pk=task.pk, status__in=statuses, **{f"{field}__isnull": True}).update(**{field: now})
+    # the department too: a transfer or re-assignment accepted since the candidates were read makes
+    # the step the new department's (its ladder was reset), and the next run takes it for that one
+    claimed = Task.objects.filter(
+        pk=task.pk, department_id=task.department_id, status__in=statuses, **{f"{field}__isnull": True}
+    ).update(**{field: now})
     if not claimed:
         return False
     args = {

@@ -37,7 +37,7 @@ from apps.organizations.models import Department, LeadingGroup
 
 from . import selectors, services
 from .attachments import task_attachments
-from .choices import OPEN_STATUSES, TaskEventKind, TaskStatus
+from .choices import ACTION_STATUSES, OPEN_STATUSES, TaskEventKind, TaskStatus
 from .filters import TaskFilter
 from .forms import (
     DEPARTMENT_ISSUER,
@@ -78,24 +78,27 @@ OPEN = frozenset(OPEN_STATUSES)
 
 # Each action on the task page: the permissions that allow it (any of them, checked through
 # `selectors.task_can` for the page and `authorize` for the POST) and the statuses in which the
-# page offers it (the transition map's edges for that action). The service checks both again.
+# page offers it (`ACTION_STATUSES`, which the service checks again under the row lock).
+PERMISSIONS_FOR_ACTION: dict[str, tuple[str, ...]] = {
+    "accept": ("respond",),
+    "decline": ("respond",),
+    "transfer_request": ("respond",),
+    "transfer_accept": ("take_transfer",),
+    "transfer_refuse": ("take_transfer",),
+    "start": ("work",),
+    "progress": ("work",),
+    "complete": ("work",),
+    "verify": ("control",),
+    "return": ("control",),
+    "reassign": ("control",),
+    "overrule": ("control",),
+    "cancel": ("control",),
+    "dispute": ("respond", "control"),
+    "rule": ("rule",),
+    "comment": ("view",),  # the issuer and the accountable department talk
+}
 ACTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "accept": (("respond",), frozenset({S.ISSUED})),
-    "decline": (("respond",), frozenset({S.ISSUED})),
-    "transfer_request": (("respond",), frozenset({S.ISSUED, S.ACCEPTED, S.IN_PROGRESS})),
-    "transfer_accept": (("take_transfer",), frozenset({S.TRANSFER_REQUESTED})),
-    "transfer_refuse": (("take_transfer",), frozenset({S.TRANSFER_REQUESTED})),
-    "start": (("work",), frozenset({S.ACCEPTED})),
-    "progress": (("work",), frozenset({S.ACCEPTED, S.IN_PROGRESS})),
-    "complete": (("work",), frozenset({S.ACCEPTED, S.IN_PROGRESS})),
-    "verify": (("control",), frozenset({S.COMPLETED})),
-    "return": (("control",), frozenset({S.COMPLETED})),
-    "reassign": (("control",), frozenset({S.DECLINED})),
-    "overrule": (("control",), frozenset({S.DECLINED})),
-    "cancel": (("control",), OPEN),
-    "dispute": (("respond", "control"), frozenset({S.ISSUED, S.ACCEPTED, S.IN_PROGRESS, S.DECLINED})),
-    "rule": (("rule",), frozenset({S.DISPUTED})),
-    "comment": (("view",), frozenset(S.values)),  # the issuer and the accountable department talk
+    name: (permissions, ACTION_STATUSES[name]) for name, permissions in PERMISSIONS_FOR_ACTION.items()
 }
 # History entries in which `other_department` is the department the task came from.
 FROM_TO_KINDS = [TaskEventKind.REASSIGNED, TaskEventKind.TRANSFER_ACCEPTED, TaskEventKind.RULED]
@@ -319,7 +322,12 @@ class TaskCompleteView(TaskActionView):
     success_message = gettext_lazy("Task completed. The issuer verifies the result.")
 
     def perform(self, form):
-        services.task_complete(actor=self.request.user, task=self.object, result=form.cleaned_data["result"])
+        services.task_complete(
+            actor=self.request.user,
+            task=self.object,
+            result=form.cleaned_data["result"],
+            evidence=form.cleaned_data["evidence"],
+        )
 
 
 class TaskVerifyView(TaskActionView):

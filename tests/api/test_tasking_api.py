@@ -209,8 +209,13 @@ def test_accept_then_start_progress_complete_verify(api_client, scene):
     assert post(api_client, scene["fire_staff"], task, "start").json()["status"] == TaskStatus.IN_PROGRESS
     progress = post(api_client, scene["fire_staff"], task, "progress", {"body": "已封闭两处路口"})
     assert progress.status_code == 201 and progress.json()["is_progress"] is True
-    done = post(api_client, scene["fire_staff"], task, "complete", {"result": "道路全部封闭"})
+    no_evidence = post(api_client, scene["fire_staff"], task, "complete", {"result": "道路全部封闭"})
+    assert_error(no_evidence, 400, "evidence_required", ["evidence"])
+    done = post(
+        api_client, scene["fire_staff"], task, "complete", {"result": "道路全部封闭", "evidence": "封闭点照片在指挥部"}
+    )
     assert done.json()["status"] == TaskStatus.COMPLETED and done.json()["result"] == "道路全部封闭"
+    assert done.json()["evidence"] == "封闭点照片在指挥部"
     verified = post(api_client, scene["issuer_head"], task, "verify")
     assert verified.status_code == 200 and verified.json()["status"] == TaskStatus.VERIFIED
     kinds = [e["kind"] for e in verified.json()["events"]]
@@ -349,7 +354,7 @@ def test_the_issuer_cancels_and_returns_and_the_department_cannot(api_client, sc
     )
     other = dispatch(scene)
     post(api_client, scene["fire_head"], other, "accept")
-    post(api_client, scene["fire_head"], other, "complete", {"result": "完成"})
+    post(api_client, scene["fire_head"], other, "complete", {"result": "完成", "evidence": "照片"})
     returned = post(api_client, scene["issuer_head"], other, "return", {"reason": "缺少现场照片"})
     assert returned.json()["status"] == TaskStatus.IN_PROGRESS and returned.json()["completed_at"] is None
 

@@ -138,7 +138,9 @@ def scene():
     with time_machine.travel(issued + timedelta(minutes=40), tick=False):
         task_services.task_accept(actor=heads[health], task=by_dept[health.pk])
     with time_machine.travel(issued + timedelta(minutes=50), tick=False):
-        task_services.task_complete(actor=heads[fire], task=by_dept[fire.pk], result="已转移 1200 人")
+        task_services.task_complete(
+            actor=heads[fire], task=by_dept[fire.pk], result="已转移 1200 人", evidence="照片存于指挥部"
+        )
     return {
         "flood": flood,
         "other": other,

@@ -89,7 +89,9 @@ def _accepted_task(w):
 def _completed_task(w):
     task = _dispatch(w, "Completed-Task")
     task = services.task_accept(actor=w.api_task_department_head, task=task)
-    return services.task_complete(actor=w.api_task_department_head, task=task, result="Done-Result")
+    return services.task_complete(
+        actor=w.api_task_department_head, task=task, result="Done-Result", evidence="照片存于指挥部"
+    )
 
 
 @world_object("api_declined_task")
@@ -366,7 +368,11 @@ ROUTES = register(
             "api:task-complete",
             target="api_accepted_task",
             allowed_to=WORKERS,
-            data=lambda w: {"result": "Bank cleared", "deadline": "2000-01-01T00:00:00Z"},
+            data=lambda w: {
+                "result": "Bank cleared",
+                "evidence": "Photos at the post",
+                "deadline": "2000-01-01T00:00:00Z",
+            },
         ),
         # --- the issuer (control) and the information office (rule): no state holds them
         task_action("api:task-verify", target="api_completed_task", allowed_to=NOBODY),

@@ -75,7 +75,9 @@ def _accepted_task(w):
 @world_object("portal_completed_task")
 def _completed_task(w):
     task = services.task_accept(actor=w.portal_task_department_head, task=_dispatch(w, "Portal-Completed-Task"))
-    return services.task_complete(actor=w.portal_task_department_head, task=task, result="Done")
+    return services.task_complete(
+        actor=w.portal_task_department_head, task=task, result="Done", evidence="照片存于指挥部"
+    )
 
 
 @world_object("portal_declined_task")
@@ -280,7 +282,10 @@ ROUTES = register(
             probe=comments_on("portal_accepted_task"),
         ),
         task_action(
-            "portal:task-complete", "portal_accepted_task", allowed_to=WORKERS, data=lambda w: {"result": "All done"}
+            "portal:task-complete",
+            "portal_accepted_task",
+            allowed_to=WORKERS,
+            data=lambda w: {"result": "All done", "evidence": "Photos at the post"},
         ),
         task_action(
             "portal:task-dispute", "portal_group_task", allowed_to=HEADS, data=lambda w: {"reason": "Not ours"}

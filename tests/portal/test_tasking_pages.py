@@ -337,13 +337,16 @@ def test_start_complete_verify_and_return(s):
     assert staff.post(url("task-start", task)).status_code == 302
     assert staff.post(url("task-progress", task), {"body": "Half"}).status_code == 302
     assert staff.post(url("task-complete", task), {"result": ""}, **EN).status_code == 400
-    assert staff.post(url("task-complete", task), {"result": "1,200 moved"}).status_code == 302
+    refused = staff.post(url("task-complete", task), {"result": "1,200 moved"}, **EN)
+    assert refused.status_code == 400 and "Give the evidence" in refused.content.decode()
+    done = {"result": "1,200 moved", "evidence": "Roll-call sheets at the command post"}
+    assert staff.post(url("task-complete", task), done).status_code == 302
     issuer = s.client(s.issuer_head)
     assert actions_on_page(issuer.get(url("task-detail", task))) == {"verify", "return", "comments"}
     assert issuer.post(url("task-return", task), {"reason": "Count missing"}).status_code == 302
     task.refresh_from_db()
     assert task.status == TaskStatus.IN_PROGRESS
-    services.task_complete(actor=s.fire_staff, task=task, result="1,203 moved")
+    services.task_complete(actor=s.fire_staff, task=task, result="1,203 moved", evidence="照片存于指挥部")
     response = issuer.post(url("task-verify", task), **EN)
     assert response.status_code == 302 and texts(response)[-1] == "Result verified; the task is done."
     task.refresh_from_db()

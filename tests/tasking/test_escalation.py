@@ -182,10 +182,10 @@ def test_a_completed_or_cancelled_task_never_escalates(w):
     on_time, late, cancelled = (dispatch(w, w.fire_a1, priority=Priority.URGENT) for _ in range(3))
     for task in (on_time, late):
         services.task_accept(actor=fire_head, task=task)
-    services.task_complete(actor=fire_head, task=on_time, result="已完成")
+    services.task_complete(actor=fire_head, task=on_time, result="已完成", evidence="照片存于指挥部")
     services.task_cancel(actor=issuer_head, task=cancelled, reason="险情解除")
     services.tasks_escalate(now=DEADLINE)  # `late` escalates to the head while still open
-    services.task_complete(actor=fire_head, task=late, result="已完成")
+    services.task_complete(actor=fire_head, task=late, result="已完成", evidence="照片存于指挥部")
     before = steps_of(late)
 
     # When: the job runs long after every step would have been due

@@ -159,7 +159,7 @@ def test_parallel_transfer_request_and_completion_end_in_one_consistent_state(w)
                 return services.task_request_transfer(
                     actor=user, task=fresh, to_department=w.fire_a1, reason="涉及救援"
                 ).status
-            return services.task_complete(actor=user, task=fresh, result="消杀完成").status
+            return services.task_complete(actor=user, task=fresh, result="消杀完成", evidence="照片存于指挥部").status
 
         results = run_together(
             2, act, prepare=lambda i, task=task: (fresh_user([head, staff][i].pk), fresh_task(task.pk))

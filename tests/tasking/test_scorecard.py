@@ -83,15 +83,17 @@ def history(w):
     act(minutes(10), services.task_accept, actor=fire_head, task=t[1])
     act(minutes(20), services.task_accept, actor=fire_head, task=t[2])
     act(minutes(60), services.task_accept, actor=fire_head, task=t[3])
-    act(minutes(100), services.task_complete, actor=fire_head, task=t[1], result="完成")
-    act(minutes(200), services.task_complete, actor=fire_head, task=t[2], result="完成")
+    act(minutes(100), services.task_complete, actor=fire_head, task=t[1], result="完成", evidence="照片存于指挥部")
+    act(minutes(200), services.task_complete, actor=fire_head, task=t[2], result="完成", evidence="照片存于指挥部")
     act(minutes(61), services.task_start, actor=fire_head, task=t[3])
     act(START - timedelta(days=1) + minutes(5), services.task_accept, actor=fire_head, task=t[9])
 
     act(minutes(5), services.task_decline, actor=health_head, task=t[4], reason="应由消防负责")
     act(minutes(30), services.task_reassign, actor=issuer_head, task=t[4], department=w.fire_a1a)
     act(minutes(35), services.task_accept, actor=county_fire_head, task=t[4])
-    act(minutes(90), services.task_complete, actor=county_fire_head, task=t[4], result="完成")
+    act(
+        minutes(90), services.task_complete, actor=county_fire_head, task=t[4], result="完成", evidence="照片存于指挥部"
+    )
     act(minutes(40), services.task_accept, actor=health_head, task=t[5])
     act(
         minutes(50),
@@ -102,7 +104,14 @@ def history(w):
         reason="涉及救援",
     )
     act(minutes(70), services.task_transfer_accept, actor=county_fire_head, task=t[5])
-    act(minutes(110), services.task_complete, actor=county_fire_head, task=t[5], result="完成")
+    act(
+        minutes(110),
+        services.task_complete,
+        actor=county_fire_head,
+        task=t[5],
+        result="完成",
+        evidence="照片存于指挥部",
+    )
     act(minutes(15), services.task_cancel, actor=issuer_head, task=t[6], reason="重复下达")
 
     act(START - timedelta(days=2) + minutes(30), services.task_decline, actor=county_head, task=t[7], reason="x")
@@ -198,7 +207,7 @@ def test_the_ranking_puts_the_lowest_overdue_rate_first_then_the_fastest_accepta
                 services.task_accept(actor=head, task=task)
         if complete_after is not None:
             with at(START + complete_after):
-                services.task_complete(actor=head, task=task, result="完成")
+                services.task_complete(actor=head, task=task, result="完成", evidence="照片存于指挥部")
 
     run(fast, accept_after=minutes(10), complete_after=minutes(60))  # on time, accepted in 10
     run(slow, accept_after=minutes(30), complete_after=minutes(60))  # on time, accepted in 30

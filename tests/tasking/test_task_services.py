@@ -97,7 +97,7 @@ def test_accept_then_start_then_complete_then_verify(scene):
     services.task_accept(actor=scene["fire_head"], task=task)
     services.task_start(actor=scene["fire_staff"], task=task)
     services.task_progress(actor=scene["fire_staff"], task=task, body="已到达现场")
-    services.task_complete(actor=scene["fire_staff"], task=task, result="转移完成 1,200 人")
+    services.task_complete(actor=scene["fire_staff"], task=task, result="转移完成 1,200 人", evidence="照片存于指挥部")
     services.task_verify(actor=scene["issuer_head"], task=task)
     task.refresh_from_db()
     assert task.status == TaskStatus.VERIFIED
@@ -115,7 +115,7 @@ def test_only_the_head_accepts_and_only_the_issuer_verifies(scene):
         services.task_accept(actor=scene["transport_head"], task=task)
     assert hidden.value.hidden is True
     services.task_accept(actor=scene["fire_head"], task=task)
-    services.task_complete(actor=scene["fire_head"], task=task, result="ok")
+    services.task_complete(actor=scene["fire_head"], task=task, result="ok", evidence="照片存于指挥部")
     with pytest.raises(AccessDenied):
         services.task_verify(actor=scene["fire_head"], task=task)
 
@@ -250,3 +250,185 @@ def test_the_same_idempotency_key_dispatches_once(scene):
     assert [t.pk for t in again] == [t.pk for t in first]
     assert Task.objects.filter(dispatch_key="dispatch-1").count() == 2
     assert AuditEvent.objects.filter(action="task.dispatch").count() == 1
+
+
+def office_group(scene, admin):
+    """A leading group whose information office is the issuer's emergency bureau."""
+    return org.leading_group_create(
+        actor=admin,
+        name="防汛组",
+        kind=LeadingGroupKind.CONVENED,
+        regions=[scene["city"]],
+        information_office=scene["issuer"],
+        big_data_center=f.department(region=scene["city"], type="big_data_company"),
+        members=[scene["fire"], scene["transport"]],
+    )
+
+
+def refused(call, **kwargs) -> str:
+    """Run a service that must refuse; return its error code."""
+    with pytest.raises(ServiceError) as err:
+        call(**kwargs)
+    return err.value.code
+
+
+def test_only_a_declined_task_can_be_overruled_or_reassigned(scene):
+    issuer = scene["issuer_head"]
+    [issued] = dispatch(scene, scene["transport"])
+    assert refused(services.task_overrule, actor=issuer, task=issued, note="必须执行") == "invalid_transition"
+    assert refused(services.task_reassign, actor=issuer, task=issued, department=scene["fire"]) == "invalid_transition"
+    [pending] = dispatch(scene, scene["health"])
+    services.task_request_transfer(actor=scene["health_head"], task=pending, to_department=scene["fire"], reason="x")
+    assert refused(services.task_overrule, actor=issuer, task=pending, note="必须执行") == "invalid_transition"
+    assert refused(services.task_reassign, actor=issuer, task=pending, department=scene["transport"]) == (
+        "invalid_transition"
+    )
+    pending.refresh_from_db()
+    assert (pending.status, pending.department, pending.transfer_to) == (
+        TaskStatus.TRANSFER_REQUESTED,
+        scene["health"],
+        scene["fire"],
+    )
+    issued.refresh_from_db()
+    assert issued.status == TaskStatus.ISSUED and list(issued.events.values_list("kind", flat=True)) == ["issued"]
+
+
+def test_a_disputed_task_is_settled_only_by_the_information_offices_ruling(scene, admin):
+    group = office_group(scene, admin)
+    [task] = services.task_dispatch(
+        actor=scene["issuer_head"],
+        issuer_department=scene["issuer"],
+        issuer_group=group,
+        departments=[scene["transport"]],
+        title="抢通道路",
+        deadline=timezone.now() + timedelta(hours=3),
+    )
+    services.task_decline(actor=scene["transport_head"], task=task, reason="应由消防负责")
+    services.task_dispute(actor=scene["transport_head"], task=task, reason="职责划分争议")
+    # the issuer's overrule was a way around the ruling: the task is the office's to rule on now
+    assert refused(services.task_overrule, actor=scene["issuer_head"], task=task, note="执行") == "invalid_transition"
+    assert refused(services.task_accept, actor=scene["transport_head"], task=task) == "invalid_transition"
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DISPUTED
+    assert list(task.events.values_list("kind", flat=True)) == ["issued", "declined", "disputed"]
+
+
+def test_a_completed_task_is_reopened_only_by_the_issuer_sending_it_back(scene):
+    [task] = dispatch(scene, scene["fire"])
+    services.task_accept(actor=scene["fire_head"], task=task)
+    # sending back is for a completed task only
+    assert refused(services.task_return, actor=scene["issuer_head"], task=task, reason="缺少照片") == (
+        "invalid_transition"
+    )
+    services.task_complete(actor=scene["fire_head"], task=task, result="完成", evidence="照片存于指挥部")
+    # the department cannot reopen its own completed work
+    assert refused(services.task_start, actor=scene["fire_head"], task=task) == "invalid_transition"
+    task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED and task.completed_at is not None
+    services.task_return(actor=scene["issuer_head"], task=task, reason="缺少照片")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.IN_PROGRESS and task.completed_at is None
+
+
+def test_no_dispute_while_a_transfer_waits_for_its_answer(scene, admin):
+    group = office_group(scene, admin)
+    [task] = services.task_dispatch(
+        actor=scene["issuer_head"],
+        issuer_department=scene["issuer"],
+        issuer_group=group,
+        departments=[scene["fire"]],
+        title="转移群众",
+        deadline=timezone.now() + timedelta(hours=3),
+    )
+    services.task_request_transfer(actor=scene["fire_head"], task=task, to_department=scene["transport"], reason="x")
+    assert refused(services.task_dispute, actor=scene["fire_head"], task=task, reason="争议") == "invalid_transition"
+    services.task_transfer_refuse(actor=scene["transport_head"], task=task, reason="不属于交通")
+    services.task_dispute(actor=scene["fire_head"], task=task, reason="争议")
+    task.refresh_from_db()
+    assert (task.status, task.transfer_to) == (TaskStatus.DISPUTED, None)
+
+
+def test_completion_needs_evidence_and_the_ledger_names_it(scene):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.tasking.attachments import task_attach
+
+    [task] = dispatch(scene, scene["fire"])
+    services.task_accept(actor=scene["fire_head"], task=task)
+    events = AuditEvent.objects.count()
+    err = pytest.raises(ServiceError, services.task_complete, actor=scene["fire_staff"], task=task, result="完成")
+    assert (err.value.code, err.value.field) == ("evidence_required", "evidence")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.ACCEPTED and AuditEvent.objects.count() == events
+    # an attachment that is not marked as evidence is not evidence
+    task_attach(actor=scene["fire_staff"], task=task, uploaded_file=SimpleUploadedFile("note.txt", b"plan"))
+    with pytest.raises(ServiceError):
+        services.task_complete(actor=scene["fire_staff"], task=task, result="完成")
+    photo = task_attach(
+        actor=scene["fire_staff"],
+        task=task,
+        uploaded_file=SimpleUploadedFile("roll-call.txt", b"1,200 names"),
+        is_evidence=True,
+    )
+    services.task_complete(actor=scene["fire_staff"], task=task, result="转移完成 1,200 人")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED and task.evidence == ""
+    event = AuditEvent.objects.filter(action="task.complete").get()
+    assert event.after["evidence_attachments"] == [photo.pk] and event.after["evidence"] == ""
+
+
+def test_a_statement_of_evidence_is_kept_on_the_task_and_in_the_ledger(scene):
+    [task] = dispatch(scene, scene["fire"])
+    services.task_accept(actor=scene["fire_head"], task=task)
+    services.task_complete(actor=scene["fire_head"], task=task, result="完成", evidence="点名册存于市指挥部")
+    task.refresh_from_db()
+    assert task.evidence == "点名册存于市指挥部"
+    event = AuditEvent.objects.filter(action="task.complete").get()
+    assert event.after["evidence"] == "点名册存于市指挥部" and event.after["evidence_attachments"] == []
+
+
+def test_an_escalation_step_read_before_a_transfer_is_not_charged_to_the_old_department(scene):
+    [task] = dispatch(scene, scene["health"], deadline=timezone.now() + timedelta(minutes=30))
+    services.task_request_transfer(actor=scene["health_head"], task=task, to_department=scene["fire"], reason="x")
+    stale = Task.objects.select_related("department__region").get(pk=task.pk)  # what the beat job read
+    services.task_transfer_accept(actor=scene["fire_head"], task=task)
+    overdue = timezone.now() + timedelta(minutes=31)
+    assert services.task_escalation_step(task=stale, step=TaskEventKind.ESCALATED_HEAD, now=overdue) is False
+    task.refresh_from_db()
+    assert task.escalated_head_at is None
+    # the next run escalates to the department accountable now
+    assert services.tasks_escalate(now=overdue)[TaskEventKind.ESCALATED_HEAD] == 1
+    [step] = task.events.filter(kind=TaskEventKind.ESCALATED_HEAD)
+    assert step.department == scene["fire"]
+
+
+def test_a_member_of_the_incidents_group_tasks_the_groups_departments_in_another_region(scene, admin):
+    from apps.incidents import services as incident_services
+    from apps.incidents.choices import Category, Severity, Subtype
+
+    group = org.leading_group_create(
+        actor=admin,
+        name="跨省防汛组",
+        kind=LeadingGroupKind.CONVENED,
+        regions=[scene["city"]],
+        information_office=scene["health"],
+        big_data_center=f.department(region=scene["city"], type="big_data_company"),
+        members=[scene["issuer"], scene["far"]],
+    )
+    incident = incident_services.incident_report(
+        actor=scene["issuer_head"],
+        department=scene["issuer"],
+        title="跨省洪水",
+        category=Category.NATURAL_DISASTER,
+        subtype=Subtype.FLOOD,
+        severity=Severity.II,
+        place="江堤",
+        first_seen_at=timezone.now(),
+    )
+    incident = incident_services.incident_assign_leading_group(actor=admin, incident=incident, group=group)
+    # without the incident the far province's fire bureau is out of the issuer's reach
+    with pytest.raises(ServiceError) as err:
+        dispatch(scene, scene["far"])
+    assert err.value.code == "department_out_of_reach"
+    [task] = dispatch(scene, scene["far"], incident=incident)
+    assert task.department == scene["far"] and task.incident == incident

@@ -142,6 +142,7 @@ class TaskDetailSerializer(TaskSerializer):
             "transfer_reason",
             "dispute_reason",
             "result",
+            "evidence",
             "allowed_actions",
             "events",
             "comments",
@@ -223,6 +224,16 @@ class BodySerializer(serializers.Serializer):
 
 class ResultSerializer(serializers.Serializer):
     result = serializers.CharField(max_length=5000)
+    evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=5000,
+        help_text=_(
+            "What proves the result and where it is kept. Required unless the accountable department "
+            "has attached evidence to the task."
+        ),
+    )
 
 
 class ReassignSerializer(serializers.Serializer):

@@ -355,7 +355,9 @@ class TaskViewSet(ScopedViewSet):
     def complete(self, request, pk=None):
         task = self.get_object()
         data = self._payload(ResultSerializer)
-        return self._detail(services.task_complete(actor=request.user, task=task, result=data["result"]))
+        return self._detail(
+            services.task_complete(actor=request.user, task=task, result=data["result"], evidence=data["evidence"])
+        )
 
     # --- the issuer
 
