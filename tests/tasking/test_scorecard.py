@@ -220,3 +220,25 @@ def test_the_ranking_puts_the_lowest_overdue_rate_first_then_the_fastest_accepta
 
     # Then: lowest overdue rate first; within a rate the fastest acceptance; unknown figures last
     assert [r.department for r in rows] == [fast, slow, overruled, late, unmeasured]
+
+
+def test_a_deadline_missed_before_a_handover_is_charged_to_the_department_that_missed_it(w, db):
+    # Given: health A1 sits on a task past its deadline (+120), then asks county fire to take it
+    # over (+150), which accepts (+160) and completes at once (+170)
+    health_head, county_fire_head = w.user(w.health_a1, Role.HEAD), w.user(w.fire_a1a, Role.HEAD)
+    task = dispatch(w, w.health_a1)
+    with at(START + minutes(10)):
+        services.task_accept(actor=health_head, task=task)
+    with at(START + minutes(150)):
+        services.task_request_transfer(actor=health_head, task=task, to_department=w.fire_a1a, reason="涉及救援")
+    with at(START + minutes(160)):
+        services.task_transfer_accept(actor=county_fire_head, task=task)
+    with at(START + minutes(170)):
+        services.task_complete(actor=county_fire_head, task=task, result="完成", evidence="照片存于指挥部")
+
+    # When: the figures are read
+    rows = scorecard(user=w.user(w.em_a1, Role.HEAD), start=START, end=END, now=NOW)
+
+    # Then: the miss is health's, not the department that took the task over after the deadline
+    overdue = {r.department.pk: (r.tasks, r.overdue) for r in rows}
+    assert overdue == {w.health_a1.pk: (1, 1), w.fire_a1a.pk: (0, 0)}
