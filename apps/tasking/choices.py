@@ -122,5 +122,7 @@ class TaskEventKind(models.TextChoices):
     RULED = "ruled", _("Ruling by the information office")
     CANCELLED = "cancelled", _("Cancelled")
     REMINDED = "reminded", _("Reminder sent")
+    # a transfer request or a decline left unanswered: the department named, or the issuer, is asked
+    ANSWER_REMINDED = "answer_reminded", _("Reminder to answer sent")
     ESCALATED_HEAD = "escalated_head", _("Escalated to the department head")
     ESCALATED_GROUP = "escalated_group", _("Escalated to the leading group")

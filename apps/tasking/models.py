@@ -79,6 +79,10 @@ class Task(ScopedModel):
     reminded_at = models.DateTimeField(null=True, blank=True)
     escalated_head_at = models.DateTimeField(null=True, blank=True)
     escalated_group_at = models.DateTimeField(null=True, blank=True)
+    # since when someone other than the accountable department must answer (a transfer request
+    # waits for the named department, a decline for the issuer), and when they were reminded
+    awaiting_answer_since = models.DateTimeField(null=True, blank=True)
+    answer_reminded_at = models.DateTimeField(null=True, blank=True)
     dispatch_key = models.CharField(_("idempotency key"), max_length=64, blank=True, editable=False)
     planned_dispatch = models.OneToOneField(
         "incidents.PlannedDispatch", on_delete=models.PROTECT, null=True, blank=True, related_name="task"

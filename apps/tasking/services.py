@@ -366,7 +366,8 @@ def task_decline(*, actor, task: Task, reason: str) -> Task:
     task = _lock(task, actor, "respond")
     before = _move(task, TaskStatus.DECLINED, "decline")
     task.decline_reason = reason
-    task.save(update_fields=["status", "decline_reason"])
+    task.awaiting_answer_since, task.answer_reminded_at = timezone.now(), None
+    task.save(update_fields=["status", "decline_reason", "awaiting_answer_since", "answer_reminded_at"])
     _record(task, actor=actor, kind=TaskEventKind.DECLINED, action="task.decline", note=reason, before=before)
     notify(
         departments=[task.issuer_department],
@@ -398,7 +399,17 @@ def task_request_transfer(*, actor, task: Task, to_department: Department, reaso
     previous = task.status
     before = _move(task, TaskStatus.TRANSFER_REQUESTED, "transfer_request")
     task.status_before_transfer, task.transfer_to, task.transfer_reason = previous, to_department, reason
-    task.save(update_fields=["status", "status_before_transfer", "transfer_to", "transfer_reason"])
+    task.awaiting_answer_since, task.answer_reminded_at = timezone.now(), None
+    task.save(
+        update_fields=[
+            "status",
+            "status_before_transfer",
+            "transfer_to",
+            "transfer_reason",
+            "awaiting_answer_since",
+            "answer_reminded_at",
+        ]
+    )
     _record(
         task,
         actor=actor,
@@ -760,6 +771,7 @@ def task_rule(*, actor, task: Task, department: Department | None, note: str) ->
 
 STEP_FIELDS = {
     TaskEventKind.REMINDED: "reminded_at",
+    TaskEventKind.ANSWER_REMINDED: "answer_reminded_at",
     TaskEventKind.ESCALATED_HEAD: "escalated_head_at",
     TaskEventKind.ESCALATED_GROUP: "escalated_group_at",
 }
@@ -783,12 +795,17 @@ def tasks_escalate(*, now: datetime | None = None) -> dict[str, int]:
             ]
         )
         .filter(_due_q(now))
-        .select_related("department__region", "issuer_group", "incident__leading_group")
+        .select_related(
+            "department__region", "issuer_department", "transfer_to", "issuer_group", "incident__leading_group"
+        )
     )
     for task in candidates.iterator(chunk_size=500):
         due = {
             TaskEventKind.REMINDED: task.issued_at + _minutes(ACK_REMINDER_MINUTES[task.priority])
             if task.status == TaskStatus.ISSUED
+            else None,
+            TaskEventKind.ANSWER_REMINDED: task.awaiting_answer_since + _minutes(ACK_REMINDER_MINUTES[task.priority])
+            if task.status in AWAITING_ANSWER and task.awaiting_answer_since
             else None,
             TaskEventKind.ESCALATED_HEAD: task.deadline,
             TaskEventKind.ESCALATED_GROUP: task.deadline + _minutes(ESCALATE_GROUP_AFTER_MINUTES[task.priority]),
@@ -797,6 +814,10 @@ def tasks_escalate(*, now: datetime | None = None) -> dict[str, int]:
             if at is not None and now >= at and task_escalation_step(task=task, step=step, now=now):
                 counts[step] += 1
     return counts
+
+
+# statuses in which someone other than the accountable department must answer
+AWAITING_ANSWER = (TaskStatus.TRANSFER_REQUESTED, TaskStatus.DECLINED)
 
 
 def _due_q(now: datetime) -> Q:
@@ -808,6 +829,12 @@ def _due_q(now: datetime) -> Q:
             status=TaskStatus.ISSUED,
             reminded_at__isnull=True,
             issued_at__lte=now - _minutes(ACK_REMINDER_MINUTES[priority]),
+        )
+        q |= Q(
+            priority=priority,
+            status__in=AWAITING_ANSWER,
+            answer_reminded_at__isnull=True,
+            awaiting_answer_since__lte=now - _minutes(ACK_REMINDER_MINUTES[priority]),
         )
         q |= Q(
             priority=priority,
@@ -828,11 +855,16 @@ def task_escalation_step(*, task: Task, step: str, now: datetime) -> bool:
     field = STEP_FIELDS[step]
     # a reminder asks for acknowledgement: only while still issued (it may have been accepted since
     # the beat job read its candidates); escalations apply to every open task
-    statuses = [TaskStatus.ISSUED] if step == TaskEventKind.REMINDED else list(OPEN_STATUSES)
+    statuses = {
+        TaskEventKind.REMINDED: [TaskStatus.ISSUED],
+        TaskEventKind.ANSWER_REMINDED: [task.status] if task.status in AWAITING_ANSWER else [],
+    }.get(step, list(OPEN_STATUSES))
     # the department too: a transfer or re-assignment accepted since the candidates were read makes
-    # the step the new department's (its ladder was reset), and the next run takes it for that one
+    # the step the new department's (its ladder was reset), and the next run takes it for that one;
+    # an answer reminder is for the request that was read (a new request starts its own wait)
+    same_wait = {"awaiting_answer_since": task.awaiting_answer_since} if step == TaskEventKind.ANSWER_REMINDED else {}
     claimed = Task.objects.filter(
-        pk=task.pk, department_id=task.department_id, status__in=statuses, **{f"{field}__isnull": True}
+        pk=task.pk, department_id=task.department_id, status__in=statuses, **same_wait, **{f"{field}__isnull": True}
     ).update(**{field: now})
     if not claimed:
         return False
@@ -843,6 +875,13 @@ def task_escalation_step(*, task: Task, step: str, now: datetime) -> bool:
     }
     if step == TaskEventKind.REMINDED:
         recipients, role, title = [task.department], "", _("Please acknowledge the task: %(title)s") % args
+    elif step == TaskEventKind.ANSWER_REMINDED and task.status == TaskStatus.TRANSFER_REQUESTED:
+        recipients, role = [task.transfer_to], Role.HEAD
+        title = _("%(dept)s is waiting for your answer to its transfer request: %(title)s") % args
+    elif step == TaskEventKind.ANSWER_REMINDED:
+        office = _ruling_office(task) if task.issuer_group_id else None
+        recipients, role = ([office.department] if office else [task.issuer_department]), Role.HEAD
+        title = _("%(dept)s declined a task; re-assign it or overrule the decline: %(title)s") % args
     elif step == TaskEventKind.ESCALATED_HEAD:
         recipients, role = [task.department], Role.HEAD
         title = _("Overdue task (deadline %(deadline)s): %(title)s") % args
@@ -856,7 +895,8 @@ def task_escalation_step(*, task: Task, step: str, now: datetime) -> bool:
         title=title,
         link=_task_link(task),
         target=task,
-        key=f"task.{step}:{task.pk}:{task.department_id}",
+        key=f"task.{step}:{task.pk}:{task.department_id}"
+        + (f":{task.awaiting_answer_since:%Y%m%d%H%M%S%f}" if step == TaskEventKind.ANSWER_REMINDED else ""),
         audience_role=role,
     )
     event = audit_record(

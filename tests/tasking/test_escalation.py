@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import time_machine
 
 from apps.core.permissions import Role
 from apps.ledger.models import AuditEvent
@@ -22,7 +23,8 @@ from tests.incidents.world import T0, World, build_world
 pytestmark = pytest.mark.django_db
 
 REMINDED, HEAD, GROUP = TaskEventKind.REMINDED, TaskEventKind.ESCALATED_HEAD, TaskEventKind.ESCALATED_GROUP
-NOTHING = {REMINDED: 0, HEAD: 0, GROUP: 0}
+ANSWER = TaskEventKind.ANSWER_REMINDED
+NOTHING = {REMINDED: 0, ANSWER: 0, HEAD: 0, GROUP: 0}
 DEADLINE = T0 + timedelta(hours=12)
 
 
@@ -220,3 +222,44 @@ def test_a_transferred_task_gets_a_fresh_head_escalation_for_the_new_department(
     assert notification_list(user=w.user(w.fire_a1, Role.HEAD)).filter(kind="task.escalated_head").count() == 1
     escalated = task.events.filter(kind=HEAD).values_list("department_id", flat=True)
     assert sorted(escalated) == sorted([w.health_a1.pk, w.fire_a1.pk])
+
+
+def test_a_transfer_request_left_unanswered_reminds_the_named_departments_head_once(w):
+    # Given: fire A1 accepts at once and asks county fire to take the task over 10 minutes in
+    task = dispatch(w, w.fire_a1, deadline=T0 + timedelta(days=3))
+    with time_machine.travel(T0 + minutes(10), tick=False):
+        services.task_accept(actor=w.user(w.fire_a1, Role.HEAD), task=task)
+        services.task_request_transfer(
+            actor=w.user(w.fire_a1, Role.HEAD), task=task, to_department=w.fire_a1a, reason="辖区在县"
+        )
+    due = T0 + minutes(10 + ACK_REMINDER_MINUTES[Priority.NORMAL])
+
+    # When / Then: nothing before the wait is over, one reminder to county fire's head, never again
+    assert services.tasks_escalate(now=due - minutes(1)) == NOTHING
+    assert services.tasks_escalate(now=due) == NOTHING | {ANSWER: 1}
+    assert services.tasks_escalate(now=due + minutes(60)) == NOTHING
+    assert told(task, ANSWER) == [(w.fire_a1a.pk, Role.HEAD)]
+    task.refresh_from_db()
+    assert task.answer_reminded_at == due and task.department == w.fire_a1
+
+
+def test_a_decline_left_unanswered_reminds_the_issuer_and_an_answered_one_does_not(w):
+    # Given: two tasks declined at T0 + 5; the issuer re-assigns one of them at once
+    waiting, answered = (
+        dispatch(w, w.health_a1, deadline=T0 + timedelta(days=3)),
+        dispatch(w, w.health_a1, deadline=T0 + timedelta(days=3)),
+    )
+    with time_machine.travel(T0 + minutes(5), tick=False):
+        for task in (waiting, answered):
+            services.task_decline(actor=w.user(w.health_a1, Role.HEAD), task=task, reason="不在职责范围")
+        services.task_reassign(actor=w.user(w.em_a1, Role.HEAD), task=answered, department=w.fire_a1)
+    due = T0 + minutes(5 + ACK_REMINDER_MINUTES[Priority.NORMAL])
+
+    # When: the beat job runs when the wait is over
+    counts = services.tasks_escalate(now=due)
+
+    # Then: the issuing bureau's head is reminded of the declined task, once; the re-assigned one is
+    # an issued task again, whose own acknowledgement clock runs from its issue
+    assert counts[ANSWER] == 1
+    assert told(waiting, ANSWER) == [(w.em_a1.pk, Role.HEAD)] and told(answered, ANSWER) == []
+    assert services.tasks_escalate(now=due + minutes(1))[ANSWER] == 0
