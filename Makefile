@@ -14,6 +14,9 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/emergency
 CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-m 'not browser' -x"`.
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core by default; 0 runs everything in one process. Each
+# process has its own test database; tests that start real Celery workers stay on one process.
+PYTEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 comma := ,
@@ -52,7 +55,7 @@ $(AXE): tests/browser/package-lock.json
 
 test: $(STAMP) $(AXE)
 	DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL)' \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,6 +21,8 @@ api_v1 = [
 
 # a URL under /api/ that matches no route answers in the API's error format
 handler404 = "apps.core.api.errors.page_not_found"
+# an unhandled exception: the API's error format under /api/, the portal's offline 500 page elsewhere
+handler500 = "apps.core.api.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

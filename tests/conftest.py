@@ -57,3 +57,19 @@ def broker_down():
     """The test process publishes to a broker that refuses connections (nothing listens on port 1)."""
     with broker_unreachable():
         yield
+
+
+# Tests that start real Celery workers, with their own brokers' queues and process trees, run one
+# after another on a single pytest-xdist process (`--dist loadgroup`); everything else is shared out.
+SERIAL_DIRECTORIES = ("worker",)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = config.rootpath / "tests"
+    for item in items:
+        try:
+            top = item.path.relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if top in SERIAL_DIRECTORIES:
+            item.add_marker(pytest.mark.xdist_group("real-workers"))

@@ -34,14 +34,31 @@ def admin_user():
     return user
 
 
-_codes = iter(range(110000, 990000))  # the full suite needs more than 8,800 codes
+_codes = iter(range(110000, 990000))  # department name suffixes: the full suite needs thousands
+
+
+def _free_code(level: str, parent: Region | None) -> str:
+    """The first division code free in the database that fits the region tree: PP0000 for a
+    province, PPCC00 under province PP, PPCCDD under city PPCC (CC, DD from 01)."""
+    if level == RegionLevel.PROVINCE:
+        candidates = (f"{p:02d}0000" for p in range(11, 100))
+    elif level == RegionLevel.CITY:
+        candidates = (f"{parent.code[:2]}{c:02d}00" for c in range(1, 100))
+    else:
+        candidates = (f"{parent.code[:4]}{c:02d}" for c in range(1, 100))
+    taken = set(Region.objects.values_list("code", flat=True))
+    return next(c for c in candidates if c not in taken)
 
 
 def region(*, parent: Region | None = None, name: str | None = None, code: str | None = None, level=None) -> Region:
-    code = code or str(next(_codes))
-    while Region.objects.filter(code=code).exists():
-        code = str(next(_codes))
-    level = level or (RegionLevel.PROVINCE if parent is None else RegionLevel.CITY)
+    """A region that fits the tree: a province without a parent, a city under a province, a
+    county under a city (the level follows the parent unless given)."""
+    if level is None:
+        level = {None: RegionLevel.PROVINCE, RegionLevel.PROVINCE: RegionLevel.CITY}.get(
+            parent.level if parent else None, RegionLevel.COUNTY
+        )
+    if code is None or Region.objects.filter(code=code).exists():
+        code = _free_code(level, parent)
     return services.region_create(actor=admin_user(), code=code, name=name or f"区域{code}", level=level, parent=parent)
 
 

@@ -1,6 +1,7 @@
 """The settings split: embedded default, production refusing to start without secrets, check --deploy."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -71,3 +72,24 @@ def test_production_passes_check_deploy_with_no_warning(tmp_path):
     out = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+ENV_READ = re.compile(r"""\benv(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def test_every_variable_production_reads_is_documented():
+    """docs/deploy.md documents every variable production reads (its own and base.py's), and the
+    README's table names the ones it refuses to start without."""
+    settings_dir = ROOT / "config" / "settings"
+    production = (settings_dir / "production.py").read_text(encoding="utf-8")
+    read = set(ENV_READ.findall((settings_dir / "base.py").read_text(encoding="utf-8") + production))
+    read -= {"DJANGO_DEBUG"}  # production sets DEBUG = False whatever the environment says
+    assert {"DJANGO_SECRET_KEY", "DATAPOOL_ENCRYPTION_KEYS", "DATABASE_URL"} <= read
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert sorted(name for name in read if f"`{name}`" not in deploy) == []
+
+    required = set(re.findall(r'"([A-Z][A-Z0-9_]+) must be set', production))
+    required |= set(re.findall(r"""\benv(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]+)["']\s*\)""", production))  # no default
+    assert required == {"DJANGO_SECRET_KEY", "LEDGER_SIGNING_KEY", "DATAPOOL_ENCRYPTION_KEYS", "DATABASE_URL"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert sorted(name for name in required if f"| `{name}` |" not in readme) == []

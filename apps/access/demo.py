@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from apps.datapool.models import Dataset, Tag
+from apps.incidents.demo import SPILL_TITLE
 from apps.incidents.models import Incident
 from apps.organizations.models import Department
 
@@ -31,7 +32,7 @@ def demo_load_access() -> int:
                 "mas_weijian_steward",
                 "nj_yingji_head",
                 "nj_xiaofang_head",
-                "mas_yingji_steward",
+                "zj_yingji_steward",
             ]
         )
     }
@@ -45,7 +46,7 @@ def demo_load_access() -> int:
     dept = {
         d.name: d
         for d in Department.objects.filter(
-            name__in=["南京市卫生健康委员会", "马鞍山市卫生健康委员会", "南京市消防救援支队", "马鞍山市应急管理局"]
+            name__in=["南京市卫生健康委员会", "马鞍山市卫生健康委员会", "南京市消防救援支队", "镇江市应急管理局"]
         )
     }
     created = 0
@@ -101,13 +102,13 @@ def demo_load_access() -> int:
             created += 1
         if not DataDemand.objects.exists():
             services.demand_post(
-                actor=users["mas_yingji_steward"],
-                department=dept["马鞍山市应急管理局"],
+                actor=users["zj_yingji_steward"],
+                department=dept["镇江市应急管理局"],
                 title="长江沿岸危化品企业储量与值班电话",
                 description="洪水次生危化品泄漏风险研判需要上游沿江危化品企业的品名、储量与值班电话。",
                 standard_code="hazmat",
                 tags=list(Tag.objects.filter(code="hazardous")),
-                incident=Incident.objects.filter(title__startswith="马鞍山化工园区").first(),
+                incident=Incident.objects.filter(title=SPILL_TITLE).first(),
             )
             created += 1
         if request.status == "granted":

@@ -13,11 +13,9 @@ import re
 import uuid
 
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from apps.core.scoping import principal_for
 from apps.datapool.forms import field_label
 from apps.datapool.models import Dataset, Tag
 from apps.datapool.selectors import dataset_catalog, standard_list
@@ -29,7 +27,7 @@ from apps.organizations.models import Department
 
 from . import rowfilter
 from .choices import EMERGENCY_MAX_HOURS, DemandStatus
-from .selectors import my_grants
+from .selectors import followable_datasets
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends, read in Asia/Shanghai
 DURATION_PRESETS = (24, 72, 168)
@@ -447,15 +445,7 @@ class SubscribeForm(forms.Form):
         departments = requesting_departments(user)
         self.fields["department"].queryset = departments
         _single_choice(self.fields["department"])
-        principal = principal_for(user)
-        mine = principal.department_ids() if principal else set()
-        self.fields["dataset"].queryset = (
-            dataset_catalog(user=user)
-            .prefetch_related(None)
-            .select_related("owner")
-            .filter(Q(pk__in=my_grants(user=user).values("dataset_id")) | Q(owner_id__in=mine))
-            .order_by("title", "id")
-        )
+        self.fields["dataset"].queryset = followable_datasets(user=user)
         self.fields["incident"].queryset = open_incidents(user)
         self.has_departments = departments.exists()
 

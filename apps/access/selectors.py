@@ -108,6 +108,73 @@ def grant_records(*, user, dataset, grant: DataGrant | None):
     return Record.objects.filter(Exists(valid), dataset_id=dataset.pk).filter(to_q(grant.row_filter)).order_by("id")
 
 
+def _my_department_ids(user) -> set[int]:
+    """The departments `user` holds a seat in, whatever the role (an administrator: their own seats)."""
+    from apps.core.scoping import principal_for
+
+    principal = principal_for(user)
+    return principal.department_ids() if principal is not None else set()
+
+
+def department_is_mine(*, user, department_id: int | None) -> bool:
+    """Whether `user` holds a seat in the department (no query: the principal is cached)."""
+    return department_id is not None and department_id in _my_department_ids(user)
+
+
+def request_side(*, user, requests: QuerySet[DataRequest], side: str) -> QuerySet[DataRequest]:
+    """Narrow `requests` (a restricted list, never widened) to one side: "sent" by my departments,
+    or "received" (the others: for our datasets, or as the information office over them). Any
+    other side leaves the list whole."""
+    mine = _my_department_ids(user)
+    if side == "sent":
+        return requests.filter(department_id__in=mine)
+    if side == "received":
+        return requests.exclude(department_id__in=mine)
+    return requests
+
+
+def grant_side(*, user, grants: QuerySet[DataGrant], side: str) -> QuerySet[DataGrant]:
+    """Narrow `grants` (a restricted list, never widened) to those my departments "held", or those
+    "issued" to others on datasets we own or oversee. Any other side leaves the list whole."""
+    mine = _my_department_ids(user)
+    if side == "held":
+        return grants.filter(department_id__in=mine)
+    if side == "issued":
+        return grants.exclude(department_id__in=mine)
+    return grants
+
+
+def owned_datasets(*, user) -> QuerySet:
+    """Datasets my departments own, whatever my role there (the provider's side of the demand board)."""
+    from apps.datapool.models import Dataset
+
+    return Dataset.objects.restrict(user, "view").filter(owner_id__in=_my_department_ids(user))
+
+
+def demand_matching(*, user, demands: QuerySet[DataDemand]) -> QuerySet[DataDemand]:
+    """Narrow `demands` (a restricted list) to those matching a dataset my departments own: one
+    suggested to them, one of the standard they ask for, or one sharing a tag with them."""
+    mine = owned_datasets(user=user)
+    return demands.filter(
+        Q(suggested__in=mine.values("pk"))
+        | Q(standard_code__in=mine.values("standard__code"))
+        | Q(tags__in=mine.values("tags"))
+    ).distinct()
+
+
+def followable_datasets(*, user) -> QuerySet:
+    """Catalog datasets my departments may follow: those they own, or hold a grant on right now."""
+    from apps.datapool.selectors import dataset_catalog
+
+    return (
+        dataset_catalog(user=user)
+        .prefetch_related(None)
+        .select_related("owner")
+        .filter(Q(pk__in=my_grants(user=user).values("dataset_id")) | Q(owner_id__in=_my_department_ids(user)))
+        .order_by("title", "id")
+    )
+
+
 def request_list(*, user) -> QuerySet[DataRequest]:
     return DataRequest.objects.restrict(user, "view").select_related(
         "department__region", "dataset__owner", "dataset__standard", "incident", "created_by"
@@ -154,12 +221,8 @@ def grant_list(*, user) -> QuerySet[DataGrant]:
 
 def my_grants(*, user, now=None) -> QuerySet[DataGrant]:
     """Grants my departments hold and may use right now (for "my grants, time left")."""
-    from apps.core.scoping import principal_for
-
-    principal = principal_for(user)
-    mine = principal.department_ids() if principal else set()
     now = now or timezone.now()
-    return grant_list(user=user).filter(DataGrant.active_q(now), department_id__in=mine)
+    return grant_list(user=user).filter(DataGrant.active_q(now), department_id__in=_my_department_ids(user))
 
 
 def demand_board(*, user) -> QuerySet[DataDemand]:

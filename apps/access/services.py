@@ -15,12 +15,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.core.exceptions import Conflict, SecondFactorRequired, ServiceError
 from apps.core.scoping import authorize, authorize_any
 from apps.core.transitions import ensure_transition
 from apps.datapool.choices import Classification
+from apps.incidents.choices import TimelineKind
 from apps.ledger.services import audit_record
 from apps.notifications.services import message_for, notify_bulk
 from apps.organizations.choices import LeadingGroupRole
@@ -100,6 +102,88 @@ def _notify(departments, *, kind: str, title: str, key: str, target, link: str =
             )
             for d in {getattr(d, "pk", d) for d in departments}
         ]
+    )
+
+
+# --- the incident timeline ---
+
+# Timeline entries are read by everyone who sees the incident, so they name only departments, the
+# dataset and times: never purpose, justification, reasons, fields or filters, which may describe
+# residents. A secret dataset's title is for its owner and the information offices only (its
+# catalogue rule), so there the entry names the owner instead. Pairs: (dataset named, secret).
+_TIMELINE_TEXT = {
+    "submitted": (
+        N_("Data request by %(dept)s for “%(dataset)s” submitted"),
+        N_("Data request by %(dept)s for a secret dataset of %(owner)s submitted"),
+    ),
+    "approve": (
+        N_("Data request by %(dept)s for “%(dataset)s” approved by %(by)s (stage %(stage)s/%(depth)s)"),
+        N_("Data request by %(dept)s for a secret dataset of %(owner)s approved by %(by)s (stage %(stage)s/%(depth)s)"),
+    ),
+    "reject": (
+        N_("Data request by %(dept)s for “%(dataset)s” declined by %(by)s (stage %(stage)s/%(depth)s)"),
+        N_("Data request by %(dept)s for a secret dataset of %(owner)s declined by %(by)s (stage %(stage)s/%(depth)s)"),
+    ),
+    "withdrawn": (
+        N_("Data request by %(dept)s for “%(dataset)s” withdrawn"),
+        N_("Data request by %(dept)s for a secret dataset of %(owner)s withdrawn"),
+    ),
+    "granted": (
+        N_("Access to “%(dataset)s” granted to %(dept)s until %(until)s"),
+        N_("Access to a secret dataset of %(owner)s granted to %(dept)s until %(until)s"),
+    ),
+    "revoked": (
+        N_("Access of %(dept)s to “%(dataset)s” revoked"),
+        N_("Access of %(dept)s to a secret dataset of %(owner)s revoked"),
+    ),
+    "expired": (
+        N_("Access of %(dept)s to “%(dataset)s” expired at %(until)s"),
+        N_("Access of %(dept)s to a secret dataset of %(owner)s expired at %(until)s"),
+    ),
+    "incident_closed": (
+        N_("Access of %(dept)s to “%(dataset)s” ended with the incident"),
+        N_("Access of %(dept)s to a secret dataset of %(owner)s ended with the incident"),
+    ),
+    "emergency": (
+        N_("Emergency access to “%(dataset)s” opened by %(dept)s until %(until)s, to be reviewed"),
+        N_("Emergency access to a secret dataset of %(owner)s opened by %(dept)s until %(until)s, to be reviewed"),
+    ),
+    "emergency_upheld": (
+        N_("Emergency access of %(dept)s to “%(dataset)s” reviewed: upheld"),
+        N_("Emergency access of %(dept)s to a secret dataset of %(owner)s reviewed: upheld"),
+    ),
+    "emergency_overturned": (
+        N_("Emergency access of %(dept)s to “%(dataset)s” reviewed: not upheld"),
+        N_("Emergency access of %(dept)s to a secret dataset of %(owner)s reviewed: not upheld"),
+    ),
+}
+
+
+def _until(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _on_timeline(what: str, obj, event, **args) -> None:
+    """One `data` entry on the incident's timeline for `obj` (a request or a grant), linked to its
+    ledger `event`, in the caller's transaction; nothing when `obj` names no incident."""
+    if obj.incident_id is None:
+        return
+    from apps.incidents.services import timeline_add
+
+    dataset = obj.dataset
+    secret = dataset.classification == Classification.SECRET
+    args["dept"] = obj.department.name
+    if secret:
+        args["owner"] = dataset.owner.name
+    else:
+        args["dataset"] = dataset.title
+    timeline_add(
+        incident=obj.incident,
+        kind=TimelineKind.DATA,
+        message=_TIMELINE_TEXT[what][secret],
+        args=args,
+        event=event,
+        target=obj,
     )
 
 
@@ -193,7 +277,8 @@ def _submit(actor, req: DataRequest) -> None:
     req.status = RequestStatus.SUBMITTED
     req.submitted_at = timezone.now()
     req.save(update_fields=["status", "submitted_at"])
-    audit_record(actor=actor, action="data_request.submit", target=req, after={"status": req.status})
+    event = audit_record(actor=actor, action="data_request.submit", target=req, after={"status": req.status})
+    _on_timeline("submitted", req, event)
     _notify(
         [req.dataset.owner_id],
         kind="data_request.submitted",
@@ -226,10 +311,13 @@ def request_submit(*, actor, request: DataRequest) -> DataRequest:
 def request_withdraw(*, actor, request: DataRequest, reason: str = "") -> DataRequest:
     req = _lock(request, actor, "edit")
     ensure_transition(req.status, RequestStatus.WITHDRAWN, REQUEST_TRANSITIONS, RequestStatus)
+    was_submitted = req.status == RequestStatus.SUBMITTED
     req.status = RequestStatus.WITHDRAWN
     req.decided_at = timezone.now()
     req.save(update_fields=["status", "decided_at"])
-    audit_record(actor=actor, action="data_request.withdraw", target=req, after={"reason": reason})
+    event = audit_record(actor=actor, action="data_request.withdraw", target=req, after={"reason": reason})
+    if was_submitted:  # a draft never reached the timeline
+        _on_timeline("withdrawn", req, event)
     return req
 
 
@@ -316,12 +404,13 @@ def request_decide(
         decided_by=actor,
         second_factor=second_factor,
     )
-    audit_record(
+    event = audit_record(
         actor=actor,
         action=f"data_request.{decision}",
         target=req,
         after={"stage": stage, "reason": reason.strip(), "second_factor": second_factor},
     )
+    _on_timeline(decision, req, event, by=department.name, stage=len(decided) + 1, depth=req.depth)
     now = timezone.now()
     if decision == Decision.REJECT:
         req.status = RequestStatus.REJECTED
@@ -370,7 +459,7 @@ def _approvers(req: DataRequest) -> list[dict]:
 
 
 def _grant_from_request(actor, req: DataRequest, now) -> DataGrant:
-    grant = _grant_create(
+    grant, event = _grant_create(
         actor,
         department=req.department,
         dataset=req.dataset,
@@ -387,6 +476,7 @@ def _grant_from_request(actor, req: DataRequest, now) -> DataGrant:
     ensure_transition(req.status, RequestStatus.GRANTED, REQUEST_TRANSITIONS, RequestStatus)
     req.status = RequestStatus.GRANTED
     req.save(update_fields=["status"])
+    _on_timeline("granted", grant, event, until=_until(grant.valid_until))
     _notify(
         [req.department_id],
         kind="data_grant.created",
@@ -399,10 +489,11 @@ def _grant_from_request(actor, req: DataRequest, now) -> DataGrant:
     return grant
 
 
-def _grant_create(actor, **fields) -> DataGrant:
+def _grant_create(actor, **fields) -> tuple[DataGrant, object]:
+    """The grant, its guardian permission and its ledger event (returned for the timeline)."""
     grant = DataGrant.objects.create(created_by=actor, **fields)
     assign_perm(PERM, grant.department.group, grant.dataset)
-    audit_record(
+    event = audit_record(
         actor=actor,
         action="data_grant.create",
         target=grant,
@@ -420,7 +511,7 @@ def _grant_create(actor, **fields) -> DataGrant:
             "approved_by": grant.approved_by,
         },
     )
-    return grant
+    return grant, event
 
 
 def _drop_permission_if_unused(grant: DataGrant, now) -> None:
@@ -437,7 +528,7 @@ def grant_revoke(*, actor, grant: DataGrant, reason: str) -> DataGrant:
     authorize(actor, "revoke", grant)
     grant = (
         DataGrant.objects.select_for_update(of=("self",))
-        .select_related("department__group", "dataset")
+        .select_related("department__group", "dataset", "incident")
         .get(pk=grant.pk)
     )
     if grant.revoked_at is not None:
@@ -452,7 +543,8 @@ def grant_revoke(*, actor, grant: DataGrant, reason: str) -> DataGrant:
         DataRequest.objects.filter(pk=grant.request_id, status=RequestStatus.GRANTED).update(
             status=RequestStatus.REVOKED
         )
-    audit_record(actor=actor, action="data_grant.revoke", target=grant, after={"reason": grant.revoke_reason})
+    event = audit_record(actor=actor, action="data_grant.revoke", target=grant, after={"reason": grant.revoke_reason})
+    _on_timeline("revoked", grant, event)
     _notify(
         [grant.department_id],
         kind="data_grant.revoked",
@@ -492,7 +584,7 @@ def emergency_access_open(
     existing = open_already.order_by("-valid_until").first()
     if existing is not None:
         return existing  # one break-glass per department, dataset and incident at a time
-    grant = _grant_create(
+    grant, event = _grant_create(
         actor,
         department=department,
         dataset=dataset,
@@ -514,6 +606,7 @@ def emergency_access_open(
         is_emergency=True,
         justification=justification.strip(),
     )
+    _on_timeline("emergency", grant, event, until=_until(grant.valid_until))
     link = reverse("portal:data-grant-detail", args=[grant.pk])
     title = _("Emergency access to %(dataset)s opened by %(dept)s: review it") % {
         "dataset": dataset.title,
@@ -535,7 +628,7 @@ def emergency_access_review(*, actor, grant: DataGrant, approve: bool, note: str
     authorize(actor, "review", grant)
     grant = (
         DataGrant.objects.select_for_update(of=("self",))
-        .select_related("department__group", "dataset")
+        .select_related("department__group", "dataset", "incident")
         .get(pk=grant.pk)
     )
     if not grant.is_emergency:
@@ -547,17 +640,19 @@ def emergency_access_review(*, actor, grant: DataGrant, approve: bool, note: str
     now = timezone.now()
     grant.reviewed_at, grant.reviewed_by, grant.review_note = now, actor, note.strip()
     grant.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
-    audit_record(
+    event = audit_record(
         actor=actor,
         action="data_grant.emergency_review",
         target=grant,
         after={"approved": bool(approve), "note": grant.review_note},
     )
+    _on_timeline("emergency_upheld" if approve else "emergency_overturned", grant, event)
     if not approve and grant.revoked_at is None:
         grant.revoked_at, grant.revoked_by, grant.revoke_reason = now, actor, grant.review_note
         grant.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         _drop_permission_if_unused(grant, now)
-        audit_record(actor=actor, action="data_grant.revoke", target=grant, after={"reason": grant.review_note})
+        event = audit_record(actor=actor, action="data_grant.revoke", target=grant, after={"reason": grant.review_note})
+        _on_timeline("revoked", grant, event)
     return grant
 
 
@@ -618,7 +713,7 @@ def grants_sweep(*, now=None) -> dict[str, int]:
                 DataRequest.objects.filter(pk=grant.request_id, status=RequestStatus.GRANTED).update(
                     status=RequestStatus.EXPIRED
                 )
-            audit_record(
+            event = audit_record(
                 actor=None,
                 action="data_grant.expire",
                 target=grant,
@@ -628,6 +723,11 @@ def grants_sweep(*, now=None) -> dict[str, int]:
                     "incident_closed": bool(grant.incident_id and grant.incident.status == "closed"),
                 },
             )
+            if grant.revoked_at is None:  # a revocation is on the timeline already
+                if grant.valid_until <= now:
+                    _on_timeline("expired", grant, event, until=_until(grant.valid_until))
+                else:
+                    _on_timeline("incident_closed", grant, event)
             done["expired"] += 1
     soon = DataGrant.objects.filter(
         DataGrant.active_q(now),
@@ -733,8 +833,10 @@ def _datasets_matching(demand) -> list:
     tag_ids = list(demand.tags.values_list("pk", flat=True))
     if tag_ids:
         q |= Q(tags__in=tag_ids)
+    # only what the catalog shows the poster: a suggestion names the dataset
     return list(
-        Dataset.objects.filter(q)
+        Dataset.objects.restrict(demand.created_by, "view")
+        .filter(q)
         .exclude(classification=Classification.SECRET)
         .exclude(owner=demand.department)
         .distinct()
@@ -744,6 +846,8 @@ def _datasets_matching(demand) -> list:
 def demand_suggest_for(dataset) -> int:
     """A dataset was published (or retagged): suggest it to every open demand it fits."""
     from django.db.models import Q
+
+    from apps.datapool.models import Dataset
 
     from .choices import DemandStatus
     from .models import DataDemand
@@ -756,11 +860,16 @@ def demand_suggest_for(dataset) -> int:
         .exclude(department_id=dataset.owner_id)
         .filter(Q(standard_code=dataset.standard.code) | Q(tags__in=tag_ids))
         .exclude(suggested=dataset)
+        .select_related("created_by")
         .distinct()
     )
     count = 0
     with transaction.atomic():
         for demand in demands:
+            # only to a demand whose poster may see the dataset in the catalog: a suggestion names
+            # the dataset, and must not reveal what the catalog hides from that department
+            if not Dataset.objects.restrict(demand.created_by, "view").filter(pk=dataset.pk).exists():
+                continue
             demand.suggested.add(dataset)
             _notify(
                 [demand.department_id],

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -36,8 +36,7 @@ from apps.accounts.selectors import user_is_verified
 from apps.accounts.views import otp_verify_url
 from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import AccessDenied, SecondFactorRequired, ServiceError
-from apps.core.permissions import Role
-from apps.core.scoping import authorize, authorize_any, principal_for
+from apps.core.scoping import authorize, authorize_any
 from apps.core.views import (
     INVALID,
     ObjectActionMixin,
@@ -83,11 +82,6 @@ def may(user, action: str, obj) -> bool:
     except AccessDenied:
         return False
     return True
-
-
-def my_department_ids(user) -> set[int]:
-    principal = principal_for(user)
-    return principal.department_ids() if principal else set()
 
 
 def time_left(until, now) -> str:
@@ -196,11 +190,9 @@ class AccessPageMixin:
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        user = self.request.user
-        principal = principal_for(user)
         context |= {
             "here": self.here,
-            "is_head_anywhere": bool(principal and (principal.is_superuser or principal.department_ids({Role.HEAD}))),
+            "is_head_anywhere": org_selectors.user_heads_a_department(user=self.request.user),
         }
         return context
 
@@ -240,11 +232,7 @@ class DataRequestListView(NarrowedListView):
         return status if status in RequestStatus.values else ""
 
     def narrow(self, queryset):
-        mine = my_department_ids(self.request.user)
-        if self.side() == "sent":
-            queryset = queryset.filter(department_id__in=mine)
-        elif self.side() == "received":
-            queryset = queryset.exclude(department_id__in=mine)
+        queryset = selectors.request_side(user=self.request.user, requests=queryset, side=self.side())
         if self.status():
             queryset = queryset.filter(status=self.status())
         return queryset
@@ -427,7 +415,7 @@ class DataRequestCreateView(AccessPageMixin, ScopedViewMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         dataset = context.get("dataset")
         if dataset is not None:
-            context["owned"] = dataset.owner_id in my_department_ids(self.request.user)
+            context["owned"] = selectors.department_is_mine(user=self.request.user, department_id=dataset.owner_id)
         return context
 
     def get(self, request, *args, **kwargs):
@@ -499,8 +487,8 @@ class IssuedGrantListView(DataGrantListView):
     side = "issued"
 
     def narrow(self, queryset):
-        mine = my_department_ids(self.request.user)
-        return queryset.filter(DataGrant.active_q()).exclude(department_id__in=mine).order_by("valid_until", "id")
+        issued = selectors.grant_side(user=self.request.user, grants=queryset, side="issued")
+        return issued.filter(DataGrant.active_q()).order_by("valid_until", "id")
 
 
 class DataGrantDetailView(AccessPageMixin, ScopedDetailView):
@@ -526,7 +514,7 @@ class DataGrantDetailView(AccessPageMixin, ScopedDetailView):
         bound = {name: kwargs[f"{name}_form"] for name in self.FORMS if kwargs.get(f"{name}_form") is not None}
         offered |= set(bound)
         standard = grant.dataset.standard
-        holder = active and grant.department_id in my_department_ids(user)
+        holder = active and selectors.department_is_mine(user=user, department_id=grant.department_id)
         context |= {
             "active": active,
             "left": time_left(grant.valid_until, now) if active else "",
@@ -781,12 +769,7 @@ class DemandListView(NarrowedListView):
         if status:
             queryset = queryset.filter(status=status)
         if self.filters.cleaned_data.get("matching"):
-            mine = Dataset.objects.filter(owner_id__in=my_department_ids(self.request.user))
-            queryset = queryset.filter(
-                Q(suggested__in=mine.values("pk"))
-                | Q(standard_code__in=mine.values("standard__code"))
-                | Q(tags__in=mine.values("tags"))
-            ).distinct()
+            queryset = selectors.demand_matching(user=self.request.user, demands=queryset)
         suggested = dataset_catalog(user=self.request.user).prefetch_related(None).select_related("owner")
         return queryset.prefetch_related(Prefetch("suggested", queryset=suggested.order_by("title")))
 

@@ -63,6 +63,19 @@ def integration_key_create(*, actor, department, name: str) -> tuple[Integration
     return key, f"{prefix}.{secret}"
 
 
+def integration_key_failure_record(*, prefix: str, reason: str, key: IntegrationKey | None = None) -> None:
+    """A refused `Authorization: Key ...` header: one `auth.key_failed` event per attempt, in its own
+    transaction, so it stays in the ledger although the request answers 401 (like a failed password
+    login). Only the key's public prefix is recorded, never any part of the secret."""
+    audit_record_standalone(
+        actor=None,
+        action="auth.key_failed",
+        target=key,
+        target_repr=key.prefix if key is not None else "",
+        after={"prefix": prefix[: IntegrationKey._meta.get_field("prefix").max_length], "reason": reason},
+    )
+
+
 @transaction.atomic
 def integration_key_revoke(*, actor, key: IntegrationKey) -> IntegrationKey:
     authorize(actor, "change", key)

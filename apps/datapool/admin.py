@@ -1,12 +1,24 @@
 """Admin console of the data pool: standards, tags and their rules are configuration kept by
 administrators; datasets, loads and sync sources are read here and changed through the portal
-and API services. Records (residents' personal data) are not in the console at all."""
+and API services. Records (residents' personal data) are not in the console at all. The guardian
+rows behind data grants are shown read-only: they are made and removed only by the access
+services, with the grant they back."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import ReadOnlyScopedAdmin
 
-from .models import Dataset, DataStandard, IngestionJob, QualityRule, SyncSource, Tag, TagRule
+from .models import (
+    Dataset,
+    DatasetGroupObjectPermission,
+    DataStandard,
+    IngestionJob,
+    QualityRule,
+    SyncSource,
+    Tag,
+    TagRule,
+)
 
 
 class QualityRuleInline(admin.TabularInline):
@@ -66,3 +78,24 @@ class SyncSourceAdmin(ReadOnlyScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [name for name in super().get_readonly_fields(request, obj) if name != "url_encrypted"]
+
+
+@admin.register(DatasetGroupObjectPermission)
+class DatasetGrantPermissionAdmin(ReadOnlyScopedAdmin):
+    """guardian's `read_dataset` rows (direct FK), one per grantee department and dataset. Read-only:
+    a grant is requested, approved, revoked and expired through the access services, which write
+    and remove these rows with the ledger event; typing one in here would bypass all of that.
+    Seen by those who manage the dataset (its owner's data stewards) and platform administrators."""
+
+    list_display = ["content_object", "grantee", "permission"]
+    list_select_related = ["content_object", "group__department", "permission"]
+    search_fields = ["content_object__title", "group__department__name"]
+
+    def get_queryset(self, request):
+        # this table has no scope of its own: its rows follow their dataset's `manage` scope
+        qs = self.model._default_manager.all()
+        return qs.filter(content_object__in=Dataset.objects.restrict(request.user, "manage"))
+
+    @admin.display(description=_("Grantee department"), ordering="group__department__name")
+    def grantee(self, obj):
+        return getattr(obj.group, "department", None) or obj.group

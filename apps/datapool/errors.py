@@ -33,6 +33,7 @@ ERRORS = {
     "sync": _("The source database could not be read: %(detail)s"),
     "share": _("The records could not be shared: %(detail)s"),
     "crashed": _("The load stopped unexpectedly; nothing was loaded. Run it again."),
+    "access_lost": _("The person who submitted this load may no longer load into this dataset; nothing was loaded."),
 }
 
 

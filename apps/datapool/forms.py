@@ -182,8 +182,8 @@ class ColumnMappingForm(forms.Form):
 def style_dataset_filter(form, *, datasets, user) -> None:
     """Presentation of the shared DatasetFilter in the portal: owners, standards and tags as
     selects (built from what the caller may see), a number box for the quality threshold."""
-    owners = Department.objects.filter(pk__in=datasets.values("owner_id")).order_by("region__path", "name")
-    form.fields["owner"].widget = forms.Select(choices=[("", "---------"), *((d.pk, d.name) for d in owners)])
+    owners = selectors.dataset_owner_choices(datasets=datasets)
+    form.fields["owner"].widget = forms.Select(choices=[("", "---------"), *owners])
     standards = selectors.standard_list(user=user).prefetch_related(None).order_by("code", "-version")
     form.fields["standard"].widget = forms.Select(
         choices=[("", "---------"), *dict.fromkeys((s.code, s.name) for s in standards)]
@@ -197,8 +197,8 @@ def style_dataset_filter(form, *, datasets, user) -> None:
 
 
 def style_job_filter(form, *, jobs) -> None:
-    datasets = Dataset.objects.filter(pk__in=jobs.values("dataset_id")).order_by("title")
-    form.fields["dataset"].widget = forms.Select(choices=[("", "---------"), *((d.pk, d.title) for d in datasets)])
+    datasets = selectors.job_dataset_choices(jobs=jobs)
+    form.fields["dataset"].widget = forms.Select(choices=[("", "---------"), *datasets])
 
 
 class DiffForm(forms.Form):

@@ -1,7 +1,8 @@
 """The emergency big-data resource pool: standards, datasets, records and how they got there.
 
-Metadata (standards, datasets, quality) is discoverable by every member of staff; records are
-visible to the owner department only (the data-access issue adds grants). Writes go through
+Standards and open datasets are discoverable by every member of staff; other datasets' metadata
+stays in the owner's region unless an agreement, a leading group or a grant opens it (see
+`Dataset`); records are visible to the owner department and valid grants only. Writes go through
 `services.py`; reads start from `restrict()`.
 """
 
@@ -15,7 +16,7 @@ from django.utils.translation import pgettext_lazy
 from guardian.models import GroupObjectPermissionBase
 
 from apps.core.permissions import Role
-from apps.core.scoping import NOTHING, ScopedModel
+from apps.core.scoping import NOTHING, ScopedModel, subtree_q
 
 from .choices import (
     Channel,
@@ -41,6 +42,25 @@ def _owner_or_office_q(principal, roles, owner: str) -> Q:
     if offices:
         q |= Q(**{f"{owner}__leading_group_seats__group_id__in": offices})
     return q
+
+
+def _catalog_q(principal, roles) -> Q:
+    """Where the metadata of an internal or sensitive dataset may be discovered: the owner's region
+    line (its staff, the regions above it and the counties below), partner regions whose active
+    agreement shares the catalog, the information offices over the owner's regions, the members
+    of the leading group whose pool it is, and departments holding a valid grant on it."""
+    paths = principal.region_paths(roles)
+    ancestors = {code for p in paths for code in p.split("/") if code}
+    q = subtree_q("owner__region__path", paths) | Q(owner__region__code__in=ancestors)
+    q |= subtree_q("owner__region__path", principal.agreement_paths.get("share_catalog", set()))
+    if principal.office_group_ids(roles):
+        q |= subtree_q("owner__region__path", principal.office_region_paths)
+    groups = principal.leading_group_ids(roles)
+    if groups:
+        q |= Q(leading_group_id__in=groups)
+    from apps.access.selectors import granted_dataset_q
+
+    return q | granted_dataset_q(principal.department_ids(roles))
 
 
 class DataStandard(ScopedModel):
@@ -111,8 +131,10 @@ class Tag(models.Model):
 
 
 class Dataset(ScopedModel):
-    """A dataset in the pool (数据资源目录). Its metadata is discoverable by all staff (secret ones
-    only by the owner and the information offices over it); its records by the owner only."""
+    """A dataset in the pool (数据资源目录). Open metadata is discoverable by all staff; internal and
+    sensitive metadata inside the owner's region line and through the doors in `_catalog_q`
+    (agreements sharing the catalog, offices, the pool's group, grants); secret metadata only by the
+    owner and the information offices over it. Records: the owner, and valid grants."""
 
     owner = models.ForeignKey(
         "organizations.Department",
@@ -170,7 +192,11 @@ class Dataset(ScopedModel):
         if action == "view":
             if not principal.seats_for(roles):
                 return NOTHING
-            return ~Q(classification=Classification.SECRET) | _owner_or_office_q(principal, roles, "owner")
+            return (
+                Q(classification=Classification.OPEN)
+                | (~Q(classification=Classification.SECRET) & _catalog_q(principal, roles))
+                | _owner_or_office_q(principal, roles, "owner")
+            )
         if action == "assets":  # the asset register: usage and size, for the owner and the office
             return _owner_or_office_q(principal, roles, "owner")
         if action == "read":  # records: the owner, or a department holding a grant valid right now

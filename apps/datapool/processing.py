@@ -269,12 +269,22 @@ def fused_view(*, user, key_kind: str, value=None, dataset_ids=None, limit: int 
         .select_related("dataset__standard")
         .order_by(col, F("observed_at").desc(nulls_last=True), "-loaded_at", "-id")
     )
-    views = _source_views(user, key_kind, {m.dataset_id: m.dataset for m in members})
+    datasets = {m.dataset_id: m.dataset for m in members}
+    views, grants = _source_views(user, key_kind, datasets)
     rows: dict[str, dict] = {key: _fused_row(key_kind, key) for key in entities}
+    shown: dict[int, int] = {}
     for record in members:
         view = views.get(record.dataset_id)
         if view is not None:
             _fold(rows[getattr(record, col)], record, view)
+            shown[record.dataset_id] = shown.get(record.dataset_id, 0) + 1
+    # a fused view is a read of every dataset it shows records of: one ledger event per dataset,
+    # naming the grant read through (None for the owner), like the record pages and the API
+    from apps.access.services import read_record
+
+    for pk, count in sorted(shown.items()):
+        query = {"fused_by": key_kind, "one_entity": value is not None, "datasets": dataset_ids is not None}
+        read_record(actor=user, dataset=datasets[pk], grant=grants[pk], query=query, rows=count)
     out = []
     for key in entities:
         row = rows[key]
@@ -296,22 +306,25 @@ def _mask_key(kind: str, value: str) -> str:
 
 
 def _source_views(user, key_kind: str, datasets: dict) -> dict:
-    """Per source dataset: (presenter, masked field names, whether the key field shows in clear).
+    """Per source dataset: (presenter, masked field names, whether the key field shows in clear),
+    and the grant each is read through (None for the owner department).
     The owner department sees whole records; a grantee what its grant shows, and a dataset whose
     grant hides the key field altogether takes no part (it would link what the grant withholds)."""
     from apps.access.selectors import grant_for_reading, presenter_for
 
-    views = {}
+    views, grants = {}, {}
     for pk, dataset in datasets.items():
         try:
-            present = presenter_for(grant_for_reading(user=user, dataset=dataset), dataset)
+            grant = grant_for_reading(user=user, dataset=dataset)
+            present = presenter_for(grant, dataset)
         except AccessDenied:
             continue  # no longer readable: its records take no part
         keys = {f["name"] for f in dataset.standard.fields if f.get("link") == key_kind}
         masked = {name for name, _mask in present.masked}
         if keys & (set(present.clear) | masked):
             views[pk] = (present, masked, bool(keys & set(present.clear)))
-    return views
+            grants[pk] = grant
+    return views, grants
 
 
 def _fused_row(key_kind: str, key: str) -> dict:

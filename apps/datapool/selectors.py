@@ -41,6 +41,18 @@ def tag_list(*, user) -> QuerySet[Tag]:
     return Tag.objects.order_by("code") if principal_for(user) is not None else Tag.objects.none()
 
 
+def default_owner_department_id(*, user) -> int | None:
+    """The department a new dataset belongs to when the caller names none: their only department
+    where they are a head or data steward (the service then checks they may publish there); None
+    when they have none or several."""
+    from apps.core.permissions import STEWARDS
+    from apps.core.scoping import principal_for
+
+    principal = principal_for(user)
+    mine = principal.department_ids(STEWARDS) if principal is not None else set()
+    return next(iter(mine)) if len(mine) == 1 else None
+
+
 def standard_list(*, user) -> QuerySet[DataStandard]:
     return DataStandard.objects.restrict(user, "view").prefetch_related("quality_rules", "tag_rules__tag")
 
@@ -52,6 +64,27 @@ def dataset_catalog(*, user) -> QuerySet[Dataset]:
         .select_related("owner__region", "standard", "leading_group")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("code")))
     )
+
+
+def dataset_owner_choices(*, datasets: QuerySet[Dataset]) -> list[tuple[int, str]]:
+    """(id, name) of the departments owning `datasets` (a restricted list), by region and name: the
+    owner filter's labels. Read through the datasets themselves, so it names exactly the owners of
+    rows the caller sees (a catalog entry names its owner where the department directory may not
+    reach)."""
+    rows = (
+        datasets.prefetch_related(None)
+        .order_by("owner__region__path", "owner__name", "owner_id")
+        .values_list("owner_id", "owner__name", "owner__region__path")
+        .distinct()
+    )
+    return [(pk, name) for pk, name, _path in rows]
+
+
+def job_dataset_choices(*, jobs: QuerySet[IngestionJob]) -> list[tuple[int, str]]:
+    """(id, title) of the datasets of `jobs` (a restricted list), by title: the job filter's labels,
+    read through the jobs the caller sees."""
+    rows = jobs.prefetch_related(None).order_by("dataset__title", "dataset_id")
+    return list(rows.values_list("dataset_id", "dataset__title").distinct())
 
 
 def dataset_records(*, user, dataset: Dataset) -> QuerySet[Record]:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.enqueue import enqueue_on_commit, resume_after
-from apps.core.exceptions import ServiceError
+from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import authorize
 from apps.ledger.services import audit_record
 from apps.organizations.models import Department, Region
@@ -402,6 +402,24 @@ def _fail(job: IngestionJob, error: LoadError) -> None:
     _notify_finished(job)
 
 
+# The action a channel's submitter needed at enqueue time, asked again when the job starts (decision
+# 0001, "Celery tasks"). Sharing checks its sharer in `sharing._derived_rows`; a sync acts for its
+# source, a standing order its steward set up (`sync_run_now` checks a user's "run now").
+SUBMITTER_ACTION = {Channel.UPLOAD: "manage", Channel.API: "report"}
+
+
+def _ensure_submitter_may_load(job: IngestionJob, dataset: Dataset) -> None:
+    """LoadError unless whoever submitted the load may still submit it: the job acts for them, and
+    they may have lost the dataset (moved department, lost the steward role, been deactivated) since."""
+    action = SUBMITTER_ACTION.get(job.channel)
+    if action is None:
+        return
+    try:
+        authorize(job.created_by, action, dataset)
+    except AccessDenied:
+        raise LoadError("access_lost") from None
+
+
 def ingestion_run(job_id: int, *, rows=None, on_success=None) -> IngestionJob | None:
     """Run one load (the Celery task's body). Idempotent: a finished job is left alone, and a
     job whose worker died mid-load starts over (its rows were never committed).
@@ -427,6 +445,7 @@ def ingestion_run(job_id: int, *, rows=None, on_success=None) -> IngestionJob | 
                 job.attempts,
             ):
                 return IngestionJob.objects.get(pk=job.pk)  # a duplicate delivery: another attempt took over
+            _ensure_submitter_may_load(job, dataset)
             duplicate = (
                 _previous_load(dataset, job.sha256, _submitted_columns(job)) if job.channel == Channel.UPLOAD else None
             )

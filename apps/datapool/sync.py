@@ -378,8 +378,9 @@ def _pending_job(source: SyncSource) -> IngestionJob | None:
     )
 
 
-def _job_create(source: SyncSource, actor) -> IngestionJob:
-    """A queued sync job (inside the caller's transaction), with its submission in the ledger."""
+def _job_create(source: SyncSource, actor, *, record: bool = True) -> IngestionJob:
+    """A queued sync job (inside the caller's transaction), with its submission in the ledger
+    unless the caller records the request itself (`sync_run_now`: one event per request)."""
     job = IngestionJob.objects.create(
         dataset=source.dataset,
         channel=Channel.SYNC,
@@ -390,6 +391,8 @@ def _job_create(source: SyncSource, actor) -> IngestionJob:
         columns=dict(source.columns),
         options={"sync_source": source.pk},
     )
+    if not record:
+        return job
     audit_record(
         actor=actor,
         action="ingestion.submit",
@@ -413,8 +416,13 @@ def sync_run_now(*, actor, source: SyncSource) -> IngestionJob:
         pending = _pending_job(source)
         if pending is not None:
             return pending
-        job = _job_create(source, actor)
-        audit_record(actor=actor, action="sync_source.run", target=source, after={"job": job.pk})
+        job = _job_create(source, actor, record=False)
+        audit_record(
+            actor=actor,
+            action="sync_source.run",
+            target=source,
+            after={"job": job.pk, "dataset": source.dataset_id, "channel": Channel.SYNC},
+        )
     return job
 
 

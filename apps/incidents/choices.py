@@ -103,6 +103,16 @@ WARNING_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+class IntakeChannel(models.TextChoices):
+    """Where the event was first picked up before (or besides) the reporting department saw it."""
+
+    MONITORING = "monitoring", _("Monitoring alert")
+    HOTLINE = "hotline", _("Hotline (12345)")
+    MEDIA = "media", _("Public-opinion (media) monitoring")
+    PATROL = "patrol", _("Field patrol")
+    OTHER = "other", _("Other channel")
+
+
 class ReportKind(models.TextChoices):
     INITIAL = "initial", _("Initial report")
     FOLLOW_UP = "follow_up", _("Follow-up report")
@@ -114,6 +124,10 @@ class ClockKind(models.TextChoices):
     INITIAL = "initial", _("Initial report due")
     FOLLOW_UP = "follow_up", _("Follow-up report due")
     DAILY = "daily", _("Daily report due")
+
+
+# The report cadence that runs while the incident is being handled (续报 / daily reports).
+CADENCE_CLOCK_KINDS = (ClockKind.FOLLOW_UP, ClockKind.DAILY)
 
 
 class ClockStep(models.TextChoices):

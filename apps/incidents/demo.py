@@ -1,5 +1,11 @@
-"""Demo: a cross-province flood on the Yangtze with a chemical-plant spill downstream (severity II),
-plans activated, two situation reports (one late), one warning published. Idempotent."""
+"""Demo: a cross-province flood on the Yangtze (Nanjing and Ma'anshan, raised from III to II) with a
+chemical-plant spill downstream in Zhenjiang (severity II), plans activated, two situation reports
+(one late, with its reason), one warning published. Idempotent.
+
+Time is never faked: every step happens at the present moment in the order it is told, so the
+timeline reads in that order; only the first sighting lies in the past, which is what makes the
+first report late.
+"""
 
 from datetime import timedelta
 
@@ -14,7 +20,9 @@ from .choices import Category, IncidentStatus, ReportKind, Severity, Subtype, Wa
 from .models import Incident, PlanTaskTemplate, ReportingRule, ResponsePlan
 
 FLOOD_TITLE = "长江南京—马鞍山段超警戒水位洪水"
-SPILL_TITLE = "马鞍山化工园区危化品泄漏（洪水次生）"
+SPILL_TITLE = "镇江新区化工园区危化品泄漏（洪水次生）"
+# The demo's cities in the order the Yangtze flows through them: Wuhu → Ma'anshan → Nanjing → Zhenjiang.
+YANGTZE_DOWNSTREAM = ("340200", "340500", "320100", "321100")
 
 
 def _plans() -> int:
@@ -95,10 +103,10 @@ def demo_load_incidents() -> int:
         return created
     User = get_user_model()
     office_head = User.objects.get(username="js_xinxiban_head")
-    nj, mas = Region.objects.get(code="320100"), Region.objects.get(code="340500")
+    nj, mas, zj = (Region.objects.get(code=code) for code in ("320100", "340500", "321100"))
     nj_em = Department.objects.get(region=nj, type="emergency")
-    mas_em = Department.objects.get(region=mas, type="emergency")
-    mas_env = Department.objects.get(region=mas, type="environment")
+    zj_em = Department.objects.get(region=zj, type="emergency")
+    zj_env = Department.objects.get(region=zj, type="environment")
     group = LeadingGroup.objects.get(name="长江南京—马鞍山段信息化应急领导小组")
     now = timezone.now()
 
@@ -112,7 +120,7 @@ def demo_load_incidents() -> int:
         place="长江南京段至马鞍山段沿江堤防",
         latitude="31.9800",
         longitude="118.6000",
-        first_seen_at=now - timedelta(hours=9),
+        first_seen_at=now - timedelta(hours=5),
         regions=[nj, mas],
         description="受上游持续强降雨影响，长江南京站水位超警戒线1.2米，马鞍山段出现管涌险情。",
     )
@@ -122,7 +130,7 @@ def demo_load_incidents() -> int:
         actor=office_head, incident=flood, severity=Severity.II, reason="水位持续上涨，险情扩大到两省"
     )
     services.incident_set_status(actor=office_head, incident=flood, status=IncidentStatus.RESPONDING)
-    # Nanjing's initial report was due 3 hours after first sight and came 4 hours after: late (迟报).
+    # Nanjing's initial report was due 3 hours after first sight and comes 5 hours after: late (迟报).
     services.report_submit(
         actor=User.objects.get(username="nj_yingji_staff"),
         incident=flood,
@@ -133,43 +141,47 @@ def demo_load_incidents() -> int:
         evacuated=1200,
         resources_deployed="抢险队伍6支、冲锋舟12艘",
         late_reason="夜间通信中断，现场核实后补报",
-        now=now - timedelta(hours=5),
     )
+    # Its follow-up (续报) is due on the cadence its initial report started: on time.
     services.report_submit(
-        actor=User.objects.get(username="mas_yingji_staff"),
+        actor=User.objects.get(username="nj_yingji_staff"),
         incident=flood,
-        department=mas_em,
+        department=nj_em,
         kind=ReportKind.FOLLOW_UP,
-        text="马鞍山段出现管涌2处，已组织封堵。",
-        affected_population=9000,
-        evacuated=600,
+        text="会同马鞍山市应急管理局通报：马鞍山段出现管涌2处，已组织封堵；两地累计转移群众1,800人。",
+        affected_population=27000,
+        evacuated=1800,
         injured=3,
-        now=now - timedelta(hours=4),
+        resources_deployed="抢险队伍11支、冲锋舟20艘",
     )
 
+    # Downstream of the flooded reach: the flood crest passing Nanjing reaches Zhenjiang's riverside
+    # chemical park. The pollution travels with the river, away from the cities upstream.
     spill = services.incident_report(
-        actor=User.objects.get(username="mas_yingji_staff"),
-        department=mas_em,
+        actor=User.objects.get(username="zj_yingji_staff"),
+        department=zj_em,
         title=SPILL_TITLE,
         category=Category.ACCIDENT,
         subtype=Subtype.CHEMICAL_SPILL,
         severity=Severity.II,
-        place="马鞍山市化工园区沿江排口",
-        first_seen_at=now - timedelta(hours=3),
-        regions=[mas, nj],
-        description="洪水漫入化工园区，储罐区发生苯乙烯泄漏，随江水向下游扩散。",
+        place="镇江新区化工园区沿江排口",
+        latitude="32.1900",
+        longitude="119.6900",
+        first_seen_at=now - timedelta(hours=2),
+        regions=[zj],
+        description="南京段洪峰过境后江水漫入镇江新区化工园区，储罐区发生苯乙烯泄漏，随江水向下游扩散。",
     )
     services.incident_assign_leading_group(actor=office_head, incident=spill, group=group)
     services.incident_verify(actor=office_head, incident=spill)
 
     warning = services.warning_draft(
-        actor=User.objects.get(username="mas_huanjing_head"),
-        issuer=mas_env,
-        region=mas,
+        actor=User.objects.get(username="zj_huanjing_head"),
+        issuer=zj_env,
+        region=zj,
         level=WarningLevel.ORANGE,
-        title="长江马鞍山段下游水体苯乙烯污染橙色预警",
-        area="马鞍山市及南京市江北沿江取水口",
-        starts_at=now - timedelta(hours=2),
+        title="长江镇江段及下游水体苯乙烯污染橙色预警",
+        area="镇江市沿江取水口及下游沿江地区",
+        starts_at=now,
         expected_hours=48,
         incident=spill,
         measures="沿江水厂暂停取水；居民避免接触江水；下风向群众关闭门窗。",

@@ -25,6 +25,7 @@ from .choices import (
     SUBTYPES_BY_CATEGORY,
     Category,
     IncidentStatus,
+    IntakeChannel,
     ReportKind,
     Severity,
     Subtype,
@@ -110,6 +111,17 @@ class IncidentReportForm(forms.Form):
         label=_("Longitude"), max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
     )
     first_seen_at = _datetime_field(_("First seen at"), help_text=_("Beijing time."))
+    intake_channel = forms.ChoiceField(
+        label=_("Intake channel"),
+        choices=[("", "---------"), *IntakeChannel.choices],
+        required=False,
+        help_text=_("If a hotline call, a monitoring alert, the media or a patrol picked the event up first."),
+    )
+    intake_seen_at = _datetime_field(
+        _("First seen by the intake channel at"),
+        required=False,
+        help_text=_("Beijing time. The reporting deadlines run from the earliest sighting."),
+    )
     regions = forms.ModelMultipleChoiceField(
         queryset=Region.objects.none(),
         label=_("Affected regions"),

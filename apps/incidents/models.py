@@ -1,10 +1,12 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from apps.core.permissions import Role
 from apps.core.scoping import NOTHING, ScopedModel, subtree_q
@@ -15,6 +17,7 @@ from .choices import (
     ClockKind,
     ClockStep,
     IncidentStatus,
+    IntakeChannel,
     ReportKind,
     Severity,
     Subtype,
@@ -26,12 +29,26 @@ from .choices import (
 COMMANDERS = {Role.HEAD, Role.STAFF}
 
 
+def format_gap(delta) -> str:
+    """ "5 h 07 min" (hours and minutes, however many days that is), in the active language."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    return gettext("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+
+
+def _gap_text(delta, channel: str, *, by_channel: str, by_anyone: str) -> str:
+    """One whole sentence per case (translators need the word order of the whole)."""
+    args = {"gap": format_gap(delta), "channel": IntakeChannel(channel).label if channel else ""}
+    return gettext(by_channel if channel else by_anyone) % args
+
+
 class Incident(ScopedModel):
     """A public emergency (公共突发事件).
 
     Seen by the reporting region (and the regions above it), by every affected region, by the
-    members of the leading group in charge and by the information office of any leading group
-    whose regions it touches; nobody else. Status and severity change only through services.
+    members of the leading group in charge, by the information office of any leading group
+    whose regions it touches, and (read-only) by the staff of a partner region whose active
+    agreement shares incidents; nobody else. Status and severity change only through services.
     """
 
     title = models.CharField(_("title"), max_length=200)
@@ -71,6 +88,10 @@ class Incident(ScopedModel):
         validators=[MinValueValidator(-180), MaxValueValidator(180)],
     )
     first_seen_at = models.DateTimeField(_("first seen at"))
+    # 信息报送 runs from the earliest sighting: an intake channel (a monitoring alert, the 12345
+    # hotline, ...) may have picked the event up before the reporting department did.
+    intake_channel = models.CharField(_("intake channel"), max_length=16, choices=IntakeChannel.choices, blank=True)
+    intake_seen_at = models.DateTimeField(_("first seen by the intake channel at"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported at"), default=timezone.now)
     reporting_department = models.ForeignKey(
         "organizations.Department",
@@ -101,7 +122,12 @@ class Incident(ScopedModel):
                 fields=["reporting_department", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="incident_idempotency_unique",
-            )
+            ),
+            models.CheckConstraint(
+                condition=(Q(intake_channel="") & Q(intake_seen_at__isnull=True))
+                | (~Q(intake_channel="") & Q(intake_seen_at__isnull=False)),
+                name="incident_intake_channel_and_time",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +136,35 @@ class Incident(ScopedModel):
     @property
     def is_open(self) -> bool:
         return self.status != IncidentStatus.CLOSED
+
+    @property
+    def sighted_at(self):
+        """When the event was first seen by anyone: the statutory reporting clocks run from here."""
+        if self.intake_seen_at is not None and self.intake_seen_at < self.first_seen_at:
+            return self.intake_seen_at
+        return self.first_seen_at
+
+    @property
+    def sighted_by(self) -> str:
+        """The intake channel that saw the event first ("" when the reporting department did)."""
+        if self.intake_seen_at is not None and self.intake_seen_at <= self.first_seen_at:
+            return self.intake_channel
+        return ""
+
+    @property
+    def registration_gap(self):
+        """How long after the first sighting the incident was registered on the platform."""
+        return max(self.reported_at - self.sighted_at, timedelta(0))
+
+    @property
+    def registration_gap_text(self) -> str:
+        """ "registered 5 h 20 min after Hotline (12345) first saw it" """
+        return _gap_text(
+            self.registration_gap,
+            self.sighted_by,
+            by_channel=gettext_noop("registered %(gap)s after %(channel)s first saw it"),
+            by_anyone=gettext_noop("registered %(gap)s after the event was first seen"),
+        )
 
     @classmethod
     def scope_q(cls, principal, action, roles) -> Q:
@@ -129,6 +184,10 @@ class Incident(ScopedModel):
             q |= Q(leading_group_id__in=groups)
         if office:
             q |= cls._in_paths(principal.office_region_paths)
+        # An active, in-window agreement sharing incidents opens the incidents the partner regions
+        # reported (not every incident touching them: that would pass a third region's incidents
+        # on), for reading only: `command` above never looks at agreements.
+        q |= subtree_q("region__path", principal.agreement_paths.get("share_incidents", set()))
         return q
 
     @classmethod
@@ -175,6 +234,10 @@ class SituationReport(ScopedModel):
     is_late = models.BooleanField(_("late report"), default=False)
     late_by = models.DurationField(_("late by"), null=True, blank=True)
     late_reason = models.TextField(_("reason for lateness"), blank=True)
+    # A department's first report past the statutory window from the earliest sighting (迟报):
+    # how long after that sighting it came, and which intake channel saw the event first.
+    late_gap = models.DurationField(_("reported after the first sighting by"), null=True, blank=True)
+    late_gap_channel = models.CharField(_("first seen by"), max_length=16, choices=IntakeChannel.choices, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True)
 
     class Meta:
@@ -192,6 +255,18 @@ class SituationReport(ScopedModel):
 
     def __str__(self) -> str:
         return f"{self.incident} #{self.number}"
+
+    @property
+    def late_gap_text(self) -> str:
+        """ "reported 5 h 20 min after Hotline (12345) first saw it"; "" unless late from the sighting."""
+        if self.late_gap is None:
+            return ""
+        return _gap_text(
+            self.late_gap,
+            self.late_gap_channel,
+            by_channel=gettext_noop("reported %(gap)s after %(channel)s first saw it"),
+            by_anyone=gettext_noop("reported %(gap)s after the event was first seen"),
+        )
 
     @classmethod
     def scope_q(cls, principal, action, roles) -> Q:

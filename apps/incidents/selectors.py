@@ -1,6 +1,7 @@
 """Reads for incidents. Every list starts from `restrict`; list querysets carry their joins so a
 page costs the same number of queries whatever its length."""
 
+from django.apps import apps as django_apps
 from django.db.models import Prefetch, QuerySet
 
 from apps.organizations.models import Region
@@ -51,6 +52,27 @@ def warning_can(*, user, warning: Warning, action: str) -> bool:
 
 def timeline_list(*, user) -> QuerySet[TimelineEntry]:
     return TimelineEntry.objects.restrict(user, "view").select_related("incident")
+
+
+def timeline_with_links(*, user, entries, known: dict[str, set[str]] | None = None) -> list[TimelineEntry]:
+    """The entries, each with `url`: the portal page of its object where one exists and `user` may
+    see it. Objects with a scope of their own (warnings, tasks, data requests and grants) are checked
+    with one query per type on the page, not per entry; `known` passes ids the caller already read
+    through their selector (target_type → ids as strings), which saves that type's query."""
+    from .timeline import OWN_SCOPE_TARGETS, portal_url
+
+    entries = list(entries)
+    visible = dict(known or {})
+    for label in OWN_SCOPE_TARGETS:
+        ids = {e.target_id for e in entries if e.target_type == label and e.target_id.isdigit()}
+        if ids and label not in visible:
+            model = django_apps.get_model(label)
+            visible[label] = {
+                str(pk) for pk in model.objects.restrict(user, "view").filter(pk__in=ids).values_list("pk", flat=True)
+            }
+    for entry in entries:
+        entry.url = portal_url(entry, visible)
+    return entries
 
 
 def clock_list(*, user) -> QuerySet[ReportingClock]:

@@ -26,12 +26,14 @@ from apps.organizations.choices import DepartmentType, LeadingGroupRole, RegionL
 from apps.organizations.models import Department, LeadingGroup, Region
 
 from .choices import (
+    CADENCE_CLOCK_KINDS,
     INCIDENT_TRANSITIONS,
     SUBTYPES_BY_CATEGORY,
     WARNING_TRANSITIONS,
     ClockKind,
     ClockStep,
     IncidentStatus,
+    IntakeChannel,
     ReportKind,
     Severity,
     TimelineKind,
@@ -63,6 +65,8 @@ INCIDENT_FIELDS = (
     "latitude",
     "longitude",
     "first_seen_at",
+    "intake_channel",
+    "intake_seen_at",
     "reporting_department",
     "leading_group",
 )
@@ -79,8 +83,11 @@ REPORT_FIELDS = (
     "evacuated",
     "is_late",
     "late_by",
+    "late_gap",
+    "late_gap_channel",
 )
 # Used when no ReportingRule row exists for a severity (administrators can edit them in the admin console).
+# Migration 0006 seeds one row per severity with these values; keep the two in step.
 DEFAULT_INITIAL_MINUTES = {Severity.I: 240, Severity.II: 240, Severity.III: 480, Severity.IV: 1440}
 
 
@@ -108,8 +115,25 @@ def _timeline(
 
 
 def reporting_rule(severity: int) -> ReportingRule:
+    """The severity's rule; without a row, an unsaved one with the statutory defaults."""
     rule = ReportingRule.objects.filter(severity=severity).first()
     return rule or ReportingRule(severity=severity, initial_minutes=DEFAULT_INITIAL_MINUTES[Severity(severity)])
+
+
+def initial_window_minutes(rule: ReportingRule, incident: Incident, region: Region) -> int:
+    """Minutes from the first sighting within which a department of `region` owes its first report
+    (初报): a county within county → city; a city within city → province, plus county → city when
+    the event was reported from below it; a province within the statutory limit. Every step is
+    capped by the severity's statutory limit. The one rule for initial clocks and for lateness."""
+    if region.level == RegionLevel.COUNTY:
+        minutes = rule.county_to_city_minutes
+    elif region.level == RegionLevel.CITY:
+        reporting_path = incident.region.path
+        from_below = reporting_path != region.path and reporting_path.startswith(region.path)
+        minutes = rule.city_to_province_minutes + (rule.county_to_city_minutes if from_below else 0)
+    else:
+        minutes = rule.initial_minutes
+    return min(minutes, rule.initial_minutes)
 
 
 def _emergency_departments(regions) -> list[Department]:
@@ -135,10 +159,13 @@ def incident_report(
     latitude=None,
     longitude=None,
     is_drill: bool = False,
+    intake_channel: str = "",
+    intake_seen_at: datetime | None = None,
     now: datetime | None = None,
     idempotency_key: str = "",
 ) -> Incident:
-    """A department reports an incident. Starts the statutory reporting clocks. The same
+    """A department reports an incident. Starts the statutory reporting clocks, which run from the
+    earliest sighting (first-seen, or the intake channel's time when that is earlier). The same
     idempotency key from the same department returns the first incident (double clicks, retries)."""
     authorize(actor, "report_incident", department)
     if idempotency_key:
@@ -150,6 +177,7 @@ def incident_report(
         raise ServiceError(_("This sub-type does not belong to the category."), field="subtype")
     if first_seen_at > now + timedelta(minutes=5):
         raise ServiceError(_("The first-seen time cannot be in the future."), field="first_seen_at")
+    _check_intake(intake_channel, intake_seen_at, now)
     regions = list({r.pk: r for r in (regions or [])}.values()) or [department.region]
     visible = set(
         Region.objects.restrict(actor, "view").filter(pk__in=[r.pk for r in regions]).values_list("pk", flat=True)
@@ -168,6 +196,8 @@ def incident_report(
         latitude=latitude,
         longitude=longitude,
         first_seen_at=first_seen_at,
+        intake_channel=intake_channel,
+        intake_seen_at=intake_seen_at,
         reported_at=now,
         reporting_department=department,
         created_by=actor,
@@ -196,6 +226,53 @@ def incident_report(
     return incident
 
 
+@transaction.atomic
+def incident_link_alert(*, actor, incident: Incident, alert) -> Incident:
+    """Link a monitoring alert to an incident. The alert's window start is an intake sighting: when
+    it is earlier than the incident's intake, the incident's intake becomes that alert (channel:
+    monitoring) and the open initial clocks move forward to run from it (never later). One ledger
+    event; linking the same alert again changes nothing."""
+    from apps.monitoring.models import Alert
+
+    authorize(actor, "command", incident)
+    authorize(actor, "view", alert)
+    incident = _lock(incident)
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.incident_id == incident.pk:
+        return incident
+    if alert.incident_id is not None:
+        raise Conflict(_("This alert is already linked to another incident."))
+    before = snapshot(incident, INCIDENT_FIELDS)
+    alert.incident = incident
+    alert.save(update_fields=["incident"])
+    after = {"alert": alert.pk}
+    if incident.intake_seen_at is None or alert.window_start < incident.intake_seen_at:
+        incident.intake_channel, incident.intake_seen_at = IntakeChannel.MONITORING, alert.window_start
+        incident.save(update_fields=["intake_channel", "intake_seen_at"])
+        moved = _tighten_initial_clocks(incident)
+        if moved:
+            after["clocks_moved"] = moved
+    audit_record(
+        actor=actor,
+        action="incident.alert_link",
+        target=incident,
+        before=before,
+        after={**snapshot(incident, INCIDENT_FIELDS), **after},
+    )
+    return incident
+
+
+def _check_intake(channel: str, seen_at: datetime | None, now: datetime) -> None:
+    if channel and channel not in IntakeChannel.values:
+        raise ServiceError(_("Unknown intake channel."), field="intake_channel")
+    if channel and seen_at is None:
+        raise ServiceError(_("Give the time the intake channel first saw the event."), field="intake_seen_at")
+    if seen_at is not None and not channel:
+        raise ServiceError(_("Name the intake channel that first saw the event."), field="intake_channel")
+    if seen_at is not None and seen_at > now + timedelta(minutes=5):
+        raise ServiceError(_("The intake time cannot be in the future."), field="intake_seen_at")
+
+
 def _replayed(model, department: Department, **lookup):
     """The object an earlier request with the same idempotency key created, if any. Locking the
     department row first serialises concurrent duplicates: the second waits, then finds the first."""
@@ -204,40 +281,51 @@ def _replayed(model, department: Department, **lookup):
 
 
 def _start_initial_clocks(incident: Incident) -> None:
-    """Initial report due from first-seen: the reporting department within the level's limit
-    (county → city, city → province, capped by the severity's statutory limit), and the
-    emergency-management department of each region above within the sum of the steps."""
+    """Initial report due from the earliest sighting: the reporting department within its level's
+    window, and the emergency-management department of each region above within theirs
+    (`initial_window_minutes`)."""
     rule = reporting_rule(incident.severity)
+    start = incident.sighted_at
     region = incident.reporting_department.region
-    step = {
-        RegionLevel.COUNTY: rule.county_to_city_minutes,
-        RegionLevel.CITY: rule.city_to_province_minutes,
-    }.get(region.level, rule.initial_minutes)
     clocks = [
         ReportingClock(
             incident=incident,
             department=incident.reporting_department,
             kind=ClockKind.INITIAL,
-            due_at=incident.first_seen_at + timedelta(minutes=min(step, rule.initial_minutes)),
+            due_at=start + timedelta(minutes=initial_window_minutes(rule, incident, region)),
         )
     ]
     parent = region.parent
     while parent is not None:
         # a city passes the report on to the province; the province reports within the statutory limit
-        minutes = rule.initial_minutes
-        if parent.level == RegionLevel.CITY:
-            minutes = min(rule.county_to_city_minutes + rule.city_to_province_minutes, rule.initial_minutes)
+        due_at = start + timedelta(minutes=initial_window_minutes(rule, incident, parent))
         for dept in _emergency_departments([parent]):
-            clocks.append(
-                ReportingClock(
-                    incident=incident,
-                    department=dept,
-                    kind=ClockKind.INITIAL,
-                    due_at=incident.first_seen_at + timedelta(minutes=minutes),
-                )
-            )
+            clocks.append(ReportingClock(incident=incident, department=dept, kind=ClockKind.INITIAL, due_at=due_at))
         parent = parent.parent
     ReportingClock.objects.bulk_create(clocks)
+
+
+def _tighten_initial_clocks(incident: Incident) -> list[dict]:
+    """After the severity is raised or an earlier sighting is learnt: bring the open initial clocks'
+    deadlines forward to what the rule now gives. Never later: a deadline a department was given
+    is not extended by a change that makes the event more urgent. Returns what moved (for the ledger)."""
+    rule = reporting_rule(incident.severity)
+    moved = []
+    open_initial = (
+        ReportingClock.objects.select_for_update()
+        .filter(incident=incident, kind=ClockKind.INITIAL, satisfied_at__isnull=True, cancelled_at__isnull=True)
+        .select_related("department__region")
+        .order_by("pk")
+    )
+    for clock in open_initial:
+        due_at = incident.sighted_at + timedelta(
+            minutes=initial_window_minutes(rule, incident, clock.department.region)
+        )
+        if due_at < clock.due_at:
+            moved.append({"clock": clock.pk, "department": clock.department_id, "from": clock.due_at, "to": due_at})
+            clock.due_at = due_at
+            clock.save(update_fields=["due_at"])
+    return moved
 
 
 # --- command ----------------------------------------------------------------------------------
@@ -265,30 +353,41 @@ def incident_verify(*, actor, incident: Incident) -> Incident:
 
 
 @transaction.atomic
-def incident_set_status(*, actor, incident: Incident, status: str, note: str = "") -> Incident:
-    """Move along the transition map (verify has its own service because it activates plans)."""
+def incident_set_status(
+    *, actor, incident: Incident, status: str, note: str = "", now: datetime | None = None
+) -> Incident:
+    """Move along the transition map (verify has its own service because it activates plans).
+
+    The follow-up cadence (续报) runs while responding: entering RESPONDING starts the next
+    follow-up (or daily) clock of every department that owes one; leaving it for RECOVERING
+    cancels the open follow-up and daily clocks, closing cancels every open clock. Clocks are
+    cancelled, never deleted, and the status event names the clocks started and cancelled."""
     if status == IncidentStatus.VERIFIED:
         return incident_verify(actor=actor, incident=incident)
     authorize(actor, "command", incident)
+    now = now or timezone.now()
     incident = _lock(incident)
     ensure_transition(incident.status, status, INCIDENT_TRANSITIONS, IncidentStatus)
     before = snapshot(incident, INCIDENT_FIELDS)
     incident.status = status
     fields = ["status"]
+    open_clocks = ReportingClock.objects.filter(incident=incident, satisfied_at__isnull=True, cancelled_at__isnull=True)
+    started, cancelled = [], []
     if status == IncidentStatus.CLOSED:
-        incident.closed_at = timezone.now()
+        incident.closed_at = now
         fields.append("closed_at")
-        ReportingClock.objects.filter(incident=incident, satisfied_at__isnull=True, cancelled_at__isnull=True).update(
-            cancelled_at=incident.closed_at
-        )
+        cancelled = _cancel_clocks(open_clocks, now)
+    elif status == IncidentStatus.RECOVERING:
+        cancelled = _cancel_clocks(open_clocks.filter(kind__in=CADENCE_CLOCK_KINDS), now)
+    elif status == IncidentStatus.RESPONDING:
+        started = _start_cadence_clocks(incident, now)
     incident.save(update_fields=fields)
-    event = audit_record(
-        actor=actor,
-        action="incident.status",
-        target=incident,
-        before=before,
-        after={**snapshot(incident, INCIDENT_FIELDS), "note": note},
-    )
+    after = {**snapshot(incident, INCIDENT_FIELDS), "note": note}
+    if started:
+        after["clocks_started"] = started
+    if cancelled:
+        after["clocks_cancelled"] = cancelled
+    event = audit_record(actor=actor, action="incident.status", target=incident, before=before, after=after)
     _timeline(
         incident,
         TimelineKind.STATUS,
@@ -304,10 +403,35 @@ def incident_set_status(*, actor, incident: Incident, status: str, note: str = "
     return incident
 
 
+def _cancel_clocks(clocks, now: datetime) -> list[int]:
+    """Cancel (not delete) these open clocks; their ids, for the ledger."""
+    ids = sorted(clocks.select_for_update().values_list("pk", flat=True))
+    ReportingClock.objects.filter(pk__in=ids).update(cancelled_at=now)
+    return ids
+
+
+def _start_cadence_clocks(incident: Incident, now: datetime) -> list[int]:
+    """Entering RESPONDING: the departments that owe follow-up reports are those that have reported
+    on the incident (the same rule as `_next_clock`, which starts a department's cadence at its
+    report). A department with an open clock of any kind already owes a report and gets none;
+    one that has not reported yet still owes its initial report, and its cadence starts when it
+    sends it. Returns the new clocks' ids."""
+    reporters = set(SituationReport.objects.filter(incident=incident).values_list("department_id", flat=True))
+    owing = set(
+        ReportingClock.objects.filter(
+            incident=incident, satisfied_at__isnull=True, cancelled_at__isnull=True
+        ).values_list("department_id", flat=True)
+    )
+    rule = reporting_rule(incident.severity)
+    clocks = [_cadence_clock(incident, department_id, rule, now) for department_id in sorted(reporters - owing)]
+    return [clock.pk for clock in ReportingClock.objects.bulk_create(clocks)]
+
+
 @transaction.atomic
 def incident_set_severity(*, actor, incident: Incident, severity: int, reason: str) -> Incident:
     """Raise or lower the severity. Raising activates the plan of the new level (once the incident is
-    verified); lowering never removes work already dispatched."""
+    verified) and brings the open initial-report deadlines forward to the new level's windows;
+    lowering never removes work already dispatched nor extends a deadline."""
     authorize(actor, "command", incident)
     if severity not in Severity.values:
         raise ServiceError(_("Unknown severity."), field="severity")
@@ -322,13 +446,12 @@ def incident_set_severity(*, actor, incident: Incident, severity: int, reason: s
     raised = severity < incident.severity
     incident.severity = severity
     incident.save(update_fields=["severity"])
-    event = audit_record(
-        actor=actor,
-        action="incident.severity",
-        target=incident,
-        before=before,
-        after={**snapshot(incident, INCIDENT_FIELDS), "reason": reason},
-    )
+    after = {**snapshot(incident, INCIDENT_FIELDS), "reason": reason}
+    # raising shortens the statutory windows: open initial clocks move forward (lowering moves none)
+    moved = _tighten_initial_clocks(incident) if raised else []
+    if moved:
+        after["clocks_moved"] = moved
+    event = audit_record(actor=actor, action="incident.severity", target=incident, before=before, after=after)
     _timeline(
         incident,
         TimelineKind.SEVERITY,
@@ -482,8 +605,9 @@ def report_submit(
     idempotency_key: str = "",
     now: datetime | None = None,
 ) -> SituationReport:
-    """Submit a numbered situation report. A report past its clock is late (迟报) and needs a reason;
-    the same idempotency key from the same department returns the first report, not a second one."""
+    """Submit a numbered situation report. A report past its clock, or a department's first report
+    past its statutory window from the earliest sighting, is late (迟报) and needs a reason; the same
+    idempotency key from the same department returns the first report, not a second one."""
     authorize(actor, "report_incident", department)
     authorize(actor, "view", incident)
     now = now or timezone.now()
@@ -507,7 +631,18 @@ def report_submit(
         .first()
     )
     due_at = clock.due_at if clock else None
+    # A department's first report while the incident is open is owed within its level's statutory
+    # window from the earliest sighting, clock or no clock (an affected department, a department
+    # whose clock was never started): past it, the report is late (迟报) and the gap is recorded.
+    first_report = (
+        incident.is_open and not SituationReport.objects.filter(incident=incident, department=department).exists()
+    )
+    if first_report:
+        window = initial_window_minutes(reporting_rule(incident.severity), incident, department.region)
+        statutory_due = incident.sighted_at + timedelta(minutes=window)
+        due_at = min(due_at, statutory_due) if due_at else statutory_due
     is_late = bool(due_at and now > due_at)
+    late_gap = (now - incident.sighted_at) if is_late and first_report else None
     if is_late and not late_reason.strip():
         raise ServiceError(
             _("This report is late (due %(due)s): give the reason for the delay.")
@@ -534,6 +669,8 @@ def report_submit(
         due_at=due_at,
         is_late=is_late,
         late_by=(now - due_at) if is_late else None,
+        late_gap=late_gap,
+        late_gap_channel=incident.sighted_by if late_gap is not None else "",
         late_reason=late_reason if is_late else "",
         idempotency_key=idempotency_key,
     )
@@ -553,6 +690,9 @@ def report_submit(
     if is_late:
         message = N_("Report No. %(n)s from %(dept)s · late by %(minutes)s min")
         args["minutes"] = int(report.late_by.total_seconds() // 60)
+    if late_gap is not None:
+        message = N_("Report No. %(n)s from %(dept)s · late by %(minutes)s min, %(gap)s min after first sighting")
+        args["gap"] = int(late_gap.total_seconds() // 60)
     _timeline(incident, TimelineKind.REPORT, message, args, event, report, at=now)
     return report
 
@@ -565,7 +705,11 @@ def _next_clock(incident: Incident, department: Department, now: datetime) -> No
         incident=incident, department=department, satisfied_at__isnull=True, cancelled_at__isnull=True
     ).exists():
         return
-    rule = reporting_rule(incident.severity)
+    _cadence_clock(incident, department.pk, reporting_rule(incident.severity), now).save()
+
+
+def _cadence_clock(incident: Incident, department_id: int, rule: ReportingRule, now: datetime) -> ReportingClock:
+    """The next follow-up report (every `follow_up_minutes`), or in daily mode the next 08:00 report."""
     if rule.daily_report:
         shanghai = ZoneInfo(settings.TIME_ZONE)  # statutory times are Beijing time, whatever the request's zone
         local = now.astimezone(shanghai)
@@ -573,7 +717,7 @@ def _next_clock(incident: Incident, department: Department, now: datetime) -> No
         kind = ClockKind.DAILY
     else:
         due, kind = now + timedelta(minutes=rule.follow_up_minutes), ClockKind.FOLLOW_UP
-    ReportingClock.objects.create(incident=incident, department=department, kind=kind, due_at=due)
+    return ReportingClock(incident=incident, department_id=department_id, kind=kind, due_at=due)
 
 
 # --- photos ---------------------------------------------------------------------------------------
@@ -698,11 +842,27 @@ def clocks_check(*, now: datetime | None = None) -> dict[str, int]:
     open_clocks = (
         ReportingClock.objects.filter(satisfied_at__isnull=True, cancelled_at__isnull=True, due_at__lte=horizon)
         .exclude(incident__status=IncidentStatus.CLOSED)
+        # a clock whose whole ladder is taken has nothing left to do (the group step is left only
+        # while no group is in charge: it is kept for the group that takes charge later)
+        .exclude(
+            reminded_at__isnull=False,
+            escalated_head_at__isnull=False,
+            escalated_region_at__isnull=False,
+            escalated_group_at__isnull=False,
+        )
+        .exclude(
+            reminded_at__isnull=False,
+            escalated_head_at__isnull=False,
+            escalated_region_at__isnull=False,
+            incident__leading_group__isnull=True,
+        )
         .select_related("incident", "incident__leading_group", "department", "department__region__parent")
         .order_by("due_at")
     )
+    rules: dict[int, ReportingRule] = {}  # one read per severity per run, not one per clock
     for clock in open_clocks.iterator(chunk_size=500):
-        rule = reporting_rule(clock.incident.severity)
+        severity = clock.incident.severity
+        rule = rules.get(severity) or rules.setdefault(severity, reporting_rule(severity))
         due = {
             ClockStep.REMINDED: clock.due_at - timedelta(minutes=rule.remind_before_minutes),
             ClockStep.HEAD: clock.due_at,

@@ -117,6 +117,8 @@ class IncidentCreateView(ActingDepartmentMixin, ScopedViewMixin, TemplateView):
                     severity=data["severity"],
                     place=data["place"],
                     first_seen_at=data["first_seen_at"],
+                    intake_channel=data["intake_channel"],
+                    intake_seen_at=data["intake_seen_at"],
                     regions=list(data["regions"]),
                     description=data["description"],
                     latitude=data["latitude"],
@@ -147,12 +149,18 @@ class IncidentDetailView(ScopedDetailView):
         for report in reports:
             report.late_minutes = int(report.late_by.total_seconds() // 60) if report.late_by else None
         can_command = selectors.incident_can(user=user, incident=incident, action="command")
+        warnings = list(selectors.warning_list(user=user).filter(incident=incident))
+        timeline = selectors.timeline_with_links(
+            user=user,
+            entries=selectors.timeline_list(user=user).filter(incident=incident),
+            known={"incidents.warning": {str(w.pk) for w in warnings}},  # the warnings this page lists
+        )
         context |= {
-            "timeline": selectors.timeline_list(user=user).filter(incident=incident),
+            "timeline": timeline,
             "reports": reports,
             "clocks": selectors.clock_list(user=user).filter(incident=incident),
             "activations": selectors.activation_list(user=user).filter(incident=incident),
-            "warnings": selectors.warning_list(user=user).filter(incident=incident),
+            "warnings": warnings,
             "can_command": can_command,
             "now": timezone.now(),
             "report_form": kwargs.get("report_form") or SituationReportForm(user=user, incident=incident),
@@ -349,8 +357,11 @@ class IncidentTimelineCsvView(ScopedDetailView):
         response["Content-Disposition"] = f'attachment; filename="incident-{incident.pk}-timeline.csv"'
         response.write("\ufeff")
         writer = csv_writer(response)
-        writer.writerow([_("Time"), _("Kind"), _("Summary"), _("Actor"), _("Ledger #")])
-        for entry in entries:
+        # the object of each entry as type and id (like the API download), after the older columns
+        writer.writerow(
+            [_("Time"), _("Kind"), _("Summary"), _("Actor"), _("Ledger #"), _("Target type"), _("Target ID")]
+        )
+        for entry in entries.iterator(chunk_size=1000):
             writer.writerow(
                 csv_cell(value)
                 for value in (
@@ -359,6 +370,8 @@ class IncidentTimelineCsvView(ScopedDetailView):
                     entry.text,
                     entry.actor_name,
                     entry.ledger_seq,
+                    entry.target_type,
+                    entry.target_id,
                 )
             )
         return response

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import AccessDenied, ServiceError
 from apps.core.scoping import NOTHING, authorize, principal_for
-from apps.incidents.choices import SUBTYPES_BY_CATEGORY, WarningLevel
+from apps.incidents.choices import SUBTYPES_BY_CATEGORY, IntakeChannel, WarningLevel
 from apps.ledger.services import audit_record, snapshot
 from apps.notifications.services import message_for, notify_bulk
 
@@ -465,6 +465,8 @@ def _draft(rule: MonitoringRule, alert: Alert, summary: str) -> None:
                     severity=4,
                     place=region.name,
                     first_seen_at=alert.window_start,
+                    intake_channel=IntakeChannel.MONITORING,
+                    intake_seen_at=alert.window_start,
                     regions=[region],
                     description=summary,
                     idempotency_key=f"alert-{alert.pk}",

@@ -601,6 +601,7 @@ def notification_preferences_set(
     """
     if not (actor is not None and actor.is_authenticated and actor.is_active):
         raise AccessDenied(action="change", target=None, hidden=True)
+    before = _preference_picture(actor)
     rows: dict[str, NotificationPreference] = {}
     for item in preferences:
         kind = item.kind.strip()
@@ -623,7 +624,24 @@ def notification_preferences_set(
             unique_fields=["user", "kind"],
             update_fields=["in_app", "email", "daily_digest", "updated_at"],
         )
+    audit_record(
+        actor=actor,
+        action="notification.preferences_set",
+        target=actor,
+        before=before,
+        after=_preference_picture(actor),
+    )
     return list(NotificationPreference.objects.filter(user=actor, kind__in=list(rows)).order_by("kind"))
+
+
+def _preference_picture(user) -> dict:
+    """The user's preferences as the ledger keeps them: kind ("" for every kind) -> the three switches."""
+    return {
+        kind: {"in_app": in_app, "email": email, "daily_digest": digest}
+        for kind, in_app, email, digest in NotificationPreference.objects.filter(user=user)
+        .order_by("kind")
+        .values_list("kind", "in_app", "email", "daily_digest")
+    }
 
 
 # --- webhook endpoints ---------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import ScopedModelAdmin
+from apps.core.exceptions import ServiceError
 
 from . import services
 from .choices import AgreementStatus
@@ -148,34 +150,88 @@ class LeadingGroupAdminForm(forms.ModelForm):
         fields = ["name", "kind", "regions"]
 
 
+class LeadingGroupSeatsForm(forms.ModelForm):
+    """A saved group's change page: its fields are read-only; a member department is added here
+    (`leading_group_seat_add`), one is removed by ticking its seat's "Delete" below."""
+
+    add_member = forms.ModelChoiceField(
+        Department.objects.none(),  # set per request: departments the administrator sees, not yet seated
+        required=False,
+        label=_("Add a member department"),
+    )
+
+    class Meta:
+        model = LeadingGroup
+        fields = []
+
+
 class LeadingGroupSeatInline(admin.TabularInline):
+    """The group's seats, read-only. Ticking "Delete" on a member's seat and saving calls
+    `leading_group_seat_remove` (see `LeadingGroupAdmin.save_related`); the information office and
+    the big-data center are replaced, never removed: the service refuses, shown on the form.
+    Permissions follow the group's: a seat is part of the group, not a record of its own."""
+
     model = LeadingGroupSeat
     extra = 0
-    can_delete = False
+    fields = ["department", "role"]
     readonly_fields = ["department", "role"]
 
+    def _group_perm(self, request, action: str) -> bool:
+        opts = self.parent_model._meta
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+
     def has_add_permission(self, request, obj=None):
-        return False
+        return False  # seats are added with the group's "Add a member department"
+
+    def has_change_permission(self, request, obj=None):
+        return self._group_perm(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return self._group_perm(request, "change")
+
+    def has_view_permission(self, request, obj=None):
+        return self._group_perm(request, "view") or self._group_perm(request, "change")
 
 
 @admin.register(LeadingGroup)
 class LeadingGroupAdmin(ScopedModelAdmin):
-    list_display = ["name", "kind", "is_active"]
+    """Created with its seats (`leading_group_create`); afterwards only its member departments
+    change, through `leading_group_seat_add` / `leading_group_seat_remove`, one ledger event each."""
+
+    list_display = ["name", "kind", "convened_for", "is_active"]
+    list_select_related = ["convened_for"]
     filter_horizontal = ["regions"]
     inlines = [LeadingGroupSeatInline]
 
     def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = LeadingGroupAdminForm if obj is None else LeadingGroupSeatsForm
+        form_class = super().get_form(request, obj, **kwargs)
         if obj is None:
-            kwargs["form"] = LeadingGroupAdminForm
-        return super().get_form(request, obj, **kwargs)
+            return form_class
+        candidates = (
+            Department.objects.restrict(request.user, "view")
+            .filter(is_active=True)
+            .exclude(leading_group_seats__group=obj)
+            .select_related("region")
+        )
+
+        class SeatsForm(form_class):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                if "add_member" in self.fields:
+                    self.fields["add_member"].queryset = candidates
+
+        return SeatsForm
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "kind", "regions", "information_office", "big_data_center", "members"]
-        return ["name", "kind", "regions", "is_active"]
+        fields = ["name", "kind", "convened_for", "regions", "is_active"]
+        return [*fields, "add_member"] if self.has_change_permission(request, obj) else fields
 
     def get_readonly_fields(self, request, obj=None):
-        return ["name", "kind", "regions", "is_active"] if obj else []
+        # convened_for is set only by the convening service (which also hands the incident over)
+        return ["name", "kind", "convened_for", "regions", "is_active"] if obj else []
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
@@ -191,6 +247,28 @@ class LeadingGroupAdmin(ScopedModelAdmin):
             big_data_center=d["big_data_center"],
             members=list(d["members"]),
         )
+
+    def service_update(self, request, obj, form):
+        department = form.cleaned_data.get("add_member")
+        if department is not None:
+            try:
+                services.leading_group_seat_add(actor=request.user, group=obj, department=department)
+            except ServiceError as refusal:
+                refusal.field = refusal.field or "add_member"  # shown next to the choice
+                raise
+        return obj
+
+    def save_related(self, request, form, formsets, change):
+        """The seats ticked "Delete": one `leading_group_seat_remove` each (a refusal rolls the whole
+        save back and is shown on the form). Nothing else in the formsets is written."""
+        for formset in formsets:
+            # what Django's change message reads from a saved formset
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            if formset.model is not LeadingGroupSeat:
+                continue
+            for seat_form in formset.deleted_forms:
+                services.leading_group_seat_remove(actor=request.user, seat=seat_form.instance)
+                formset.deleted_objects.append(seat_form.instance)
 
 
 class GrantAdminForm(forms.ModelForm):

@@ -194,3 +194,38 @@ def demo_load() -> DemoReport:
         )
         report.created += 1
     return report
+
+
+SPILL_GROUP = "危化品泄漏事件专项处置领导小组"
+
+
+@transaction.atomic
+def demo_load_convened() -> int:
+    """After the incidents step: a leading group convened for the chemical spill takes charge of it.
+    Its information office is the emergency department of the spill's province; its members the
+    responders of the reporting city and the environment bureaus of the other affected regions.
+    Idempotent."""
+    from apps.incidents.demo import SPILL_TITLE
+    from apps.incidents.models import Incident
+
+    spill = Incident.objects.filter(title=SPILL_TITLE).select_related("region").first()
+    if spill is None or LeadingGroup.objects.filter(name=SPILL_GROUP).exists():
+        return 0
+    home = spill.region
+    province = home.path.split("/")[0]
+    by_type = {d.type: d for d in Department.objects.filter(region=home).order_by("-pk")}
+    office = Department.objects.filter(region__code=province, type=DepartmentType.EMERGENCY).order_by("pk").first()
+    responders = [DepartmentType.ENVIRONMENT, DepartmentType.FIRE, DepartmentType.PUBLIC_SECURITY]
+    responders += [DepartmentType.HEALTH, DepartmentType.EMERGENCY]
+    downstream = Department.objects.filter(
+        region__in=spill.regions.exclude(pk=home.pk), type=DepartmentType.ENVIRONMENT
+    )
+    services.leading_group_convene(
+        actor=get_user_model().objects.get(username="admin"),
+        incident=spill,
+        name=SPILL_GROUP,
+        information_office=office,
+        big_data_center=by_type[DepartmentType.BIG_DATA_COMPANY],
+        members=[*(by_type[t] for t in responders if t in by_type), *downstream],
+    )
+    return 1

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -13,6 +14,48 @@ from apps.core.scoping import NOTHING, ScopedModel, subtree_q
 from .choices import AgreementStatus, DepartmentType, LeadingGroupKind, LeadingGroupRole, RegionLevel
 
 division_code = RegexValidator(r"^\d{6}$", _("Enter the 6-digit administrative division code."))
+
+# The level each level sits under (None: a root), per the PRC administrative division code.
+PARENT_LEVEL = {
+    RegionLevel.PROVINCE: None,
+    RegionLevel.CITY: RegionLevel.PROVINCE,
+    RegionLevel.COUNTY: RegionLevel.CITY,
+}
+
+
+def region_tree_errors(*, code: str, level: str, parent) -> dict[str, str]:
+    """What is wrong with placing a region of `level` and `code` under `parent` ({} when nothing).
+
+    GB/T 2260: a province is a root coded PP0000; a city sits under a province and is coded
+    PPCC00; a county/district sits under a city and is coded PPCCDD (CC and DD never 00), so a
+    child's code starts with its parent's two (province) or four (city) digits.
+    """
+    if level not in PARENT_LEVEL:
+        return {}  # the choices validator reports an unknown level
+    errors: dict[str, str] = {}
+    want_parent = PARENT_LEVEL[level]
+    if want_parent is None and parent is not None:
+        errors["parent"] = _("A province is a top-level region: it has no parent.")
+    elif want_parent == RegionLevel.PROVINCE and (parent is None or parent.level != RegionLevel.PROVINCE):
+        errors["parent"] = _("A city must sit under a province.")
+    elif want_parent == RegionLevel.CITY and (parent is None or parent.level != RegionLevel.CITY):
+        errors["parent"] = _("A county or district must sit under a city.")
+    if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
+        return errors  # the format validator reports it
+    if level == RegionLevel.PROVINCE and (code[2:] != "0000" or code[:2] == "00"):
+        errors["code"] = _("A province's division code ends in 0000, e.g. 320000.")
+    elif level == RegionLevel.CITY and (code[2:4] == "00" or code[4:] != "00"):
+        errors["code"] = _("A city's division code ends in 00 and its middle two digits are not 00, e.g. 320100.")
+    elif level == RegionLevel.COUNTY and code[4:] == "00":
+        errors["code"] = _("A county's or district's division code does not end in 00, e.g. 320106.")
+    elif "parent" not in errors and parent is not None:
+        prefix = parent.code[:2] if level == RegionLevel.CITY else parent.code[:4]
+        if not code.startswith(prefix):
+            errors["code"] = _("The division code must start with %(prefix)s, the code of %(parent)s.") % {
+                "prefix": prefix,
+                "parent": parent.name,
+            }
+    return errors
 
 
 class Region(ScopedModel):
@@ -35,12 +78,21 @@ class Region(ScopedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def clean(self):
+        errors = region_tree_errors(code=self.code, level=self.level, parent=self.parent)
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def ancestor_codes(self) -> list[str]:
         return [c for c in self.path.split("/") if c]
 
     @classmethod
     def scope_q(cls, principal, action, roles) -> Q:
+        """My regions with everything below and above them. An agreement opens a partner region
+        whichever of its flags is set: a region is only a name and a division code, and every flag
+        shows objects that carry it (a shared incident's affected regions, a dataset owner's
+        region), so the label must resolve. An agreement sharing nothing opens nothing."""
         paths = principal.region_paths(roles)
         ancestors = {code for p in paths for code in p.split("/") if code}
         opened = set().union(*principal.agreement_paths.values()) if principal.agreement_paths else set()
@@ -171,10 +223,23 @@ class CollaborationAgreement(ScopedModel):
 
 
 class LeadingGroup(ScopedModel):
-    """信息化应急领导小组: spans regions; its member departments see what is shared into it."""
+    """信息化应急领导小组: spans regions; its member departments see what is shared into it.
+
+    A standing group has no incident; a group convened for an incident names it in `convened_for`
+    (and takes charge of it, see `leading_group_convene`). A convened group without an incident is
+    tolerated: it may be convened before the incident is registered on the platform.
+    """
 
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=16, choices=LeadingGroupKind.choices)
+    convened_for = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="convened_groups",
+        verbose_name=_("convened for incident"),
+    )
     regions = models.ManyToManyField(Region, related_name="leading_groups", verbose_name=_("regions"))
     departments = models.ManyToManyField(
         Department, through="LeadingGroupSeat", related_name="leading_groups", verbose_name=_("member departments")
@@ -186,6 +251,13 @@ class LeadingGroup(ScopedModel):
         verbose_name = _("leading group")
         verbose_name_plural = _("leading groups")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(convened_for__isnull=True) | Q(kind=LeadingGroupKind.CONVENED),
+                name="leading_group_convened_for_needs_convened_kind",
+                violation_error_message=_("Only a group convened for an incident names an incident."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -52,6 +52,16 @@ def principal_load(*, user) -> Principal:
     return principal
 
 
+def user_heads_a_department(*, user) -> bool:
+    """Whether `user` is a department head somewhere (administrators: always), so navigation offers
+    the head-only pages. Reads the caller's own seats only (no query: the principal is cached)."""
+    from apps.core.permissions import Role
+    from apps.core.scoping import principal_for
+
+    principal = principal_for(user)
+    return bool(principal and (principal.is_superuser or principal.seats_for({Role.HEAD})))
+
+
 def region_list(*, user, filters=None) -> QuerySet[Region]:
     return Region.objects.restrict(user, "view").select_related("parent")
 

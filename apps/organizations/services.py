@@ -13,7 +13,7 @@ from apps.core.scoping import authorize, ensure_in_scope, forget_principal
 from apps.core.transitions import ensure_transition
 from apps.ledger.services import audit_record, snapshot
 
-from .choices import AGREEMENT_TRANSITIONS, AgreementStatus, LeadingGroupRole
+from .choices import AGREEMENT_TRANSITIONS, AgreementStatus, LeadingGroupKind, LeadingGroupRole
 from .models import (
     CollaborationAgreement,
     Department,
@@ -22,6 +22,7 @@ from .models import (
     LeadingGroupSeat,
     Membership,
     Region,
+    region_tree_errors,
 )
 
 REGION_FIELDS = ("code", "name", "level", "parent", "path")
@@ -46,9 +47,15 @@ def _region_path(parent: Region | None, code: str) -> str:
 
 @transaction.atomic
 def region_create(*, actor, code: str, name: str, level: str, parent: Region | None = None) -> Region:
+    """Add a region to the tree: province at the root, city under a province, county/district
+    under a city, each code extending its parent's (`region_tree_errors`)."""
     authorize(actor, "add", Region)
     if Region.objects.filter(code=code).exists():
         raise Conflict(_("A region with this division code already exists."), field="code")
+    errors = region_tree_errors(code=code, level=level, parent=parent)
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise ServiceError(message, field=field)
     region = Region(code=code, name=name, level=level, parent=parent, path=_region_path(parent, code))
     region.full_clean()
     region.save()
@@ -187,6 +194,43 @@ def agreement_set_status(*, actor, agreement: CollaborationAgreement, status: st
     return agreement
 
 
+def _leading_group_build(
+    *,
+    name: str,
+    kind: str,
+    regions: list[Region],
+    information_office: Department,
+    big_data_center: Department,
+    members,
+    convened_for=None,
+) -> tuple[LeadingGroup, dict]:
+    """Create the group and its seats; returns the group and what its ledger event records."""
+    if kind not in LeadingGroupKind.values:
+        raise ServiceError(_("Unknown kind of leading group."), field="kind")
+    if information_office.pk == big_data_center.pk:
+        raise ServiceError(_("The information office and the big-data center must be different departments."))
+    group = LeadingGroup.objects.create(name=name, kind=kind, convened_for=convened_for)
+    group.regions.set(regions)
+    seats = [
+        LeadingGroupSeat(group=group, department=information_office, role=LeadingGroupRole.INFORMATION_OFFICE),
+        LeadingGroupSeat(group=group, department=big_data_center, role=LeadingGroupRole.BIG_DATA_CENTER),
+    ]
+    special = {information_office.pk, big_data_center.pk}
+    seats += [
+        LeadingGroupSeat(group=group, department=d) for d in {m.pk: m for m in members}.values() if d.pk not in special
+    ]
+    LeadingGroupSeat.objects.bulk_create(seats)
+    after = {
+        "name": name,
+        "kind": kind,
+        "regions": sorted(r.code for r in regions),
+        "seats": sorted([s.department_id, s.role] for s in seats),
+    }
+    if convened_for is not None:
+        after["convened_for"] = convened_for.pk
+    return group, after
+
+
 @transaction.atomic
 def leading_group_create(
     *,
@@ -198,32 +242,67 @@ def leading_group_create(
     big_data_center: Department,
     members: list[Department] = (),
 ) -> LeadingGroup:
+    """A leading group with no incident: standing, or convened ahead of any registered incident
+    (`leading_group_convene` convenes one for an incident)."""
     authorize(actor, "add", LeadingGroup)
-    if information_office.pk == big_data_center.pk:
-        raise ServiceError(_("The information office and the big-data center must be different departments."))
-    group = LeadingGroup.objects.create(name=name, kind=kind)
-    group.regions.set(regions)
-    seats = [
-        LeadingGroupSeat(group=group, department=information_office, role=LeadingGroupRole.INFORMATION_OFFICE),
-        LeadingGroupSeat(group=group, department=big_data_center, role=LeadingGroupRole.BIG_DATA_CENTER),
-    ]
-    special = {information_office.pk, big_data_center.pk}
-    seats += [
-        LeadingGroupSeat(group=group, department=d) for d in {m.pk: m for m in members}.values() if d.pk not in special
-    ]
-    LeadingGroupSeat.objects.bulk_create(seats)
+    group, after = _leading_group_build(
+        name=name,
+        kind=kind,
+        regions=regions,
+        information_office=information_office,
+        big_data_center=big_data_center,
+        members=members,
+    )
     audit_record(
         actor=actor,
         action="leading_group.create",
         target=group,
         region=regions[0] if regions else None,
-        after={
-            "name": name,
-            "kind": kind,
-            "regions": sorted(r.code for r in regions),
-            "seats": sorted([s.department_id, s.role] for s in seats),
-        },
+        after=after,
     )
+    return group
+
+
+@transaction.atomic
+def leading_group_convene(
+    *,
+    actor,
+    incident,
+    name: str,
+    information_office: Department,
+    big_data_center: Department,
+    members: list[Department] = (),
+    regions: list[Region] | None = None,
+) -> LeadingGroup:
+    """Convene a leading group for an open incident (临时领导小组) and put the incident in its charge.
+
+    Authorized like `leading_group_create` (platform administrators). The group covers the
+    incident's affected regions unless `regions` is given. It records `leading_group.convene`;
+    the hand-over of the charge is the incidents service's own write, with its own ledger event,
+    timeline entry and notices to the group's departments.
+    """
+    from apps.incidents.models import Incident
+    from apps.incidents.services import incident_assign_leading_group
+
+    authorize(actor, "add", LeadingGroup)
+    authorize(actor, "view", incident)
+    incident = Incident.objects.select_for_update().select_related("region").get(pk=incident.pk)
+    if not incident.is_open:
+        raise ServiceError(_("A leading group cannot be convened for a closed incident."), field="incident")
+    regions = list(regions) if regions is not None else list(incident.regions.all())
+    if not regions:
+        raise ServiceError(_("A leading group needs at least one region."), field="regions")
+    group, after = _leading_group_build(
+        name=name,
+        kind=LeadingGroupKind.CONVENED,
+        regions=regions,
+        information_office=information_office,
+        big_data_center=big_data_center,
+        members=members,
+        convened_for=incident,
+    )
+    audit_record(actor=actor, action="leading_group.convene", target=group, region=incident.region, after=after)
+    incident_assign_leading_group(actor=actor, incident=incident, group=group)
     return group
 
 

@@ -1,12 +1,10 @@
 from django.conf import settings
 
-from apps.core.permissions import Role
-from apps.core.scoping import principal_for
+from apps.organizations.selectors import user_heads_a_department
 
 
 def portal(request):
-    principal = principal_for(getattr(request, "user", None))
     return {
         "PORTAL_NAME": settings.PORTAL_NAME,
-        "is_head": bool(principal and (principal.is_superuser or principal.seats_for({Role.HEAD}))),
+        "is_head": user_heads_a_department(user=getattr(request, "user", None)),
     }

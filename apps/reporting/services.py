@@ -130,14 +130,20 @@ def _set_progress(report_id: int, progress: int, **extra) -> None:
 
 def report_generate(*, report_id: int, now: datetime | None = None) -> Report:
     """Build the snapshot, render PDF, Excel and CSV, then mark the report done, ledger it and send
-    it to the leading group. Idempotent: a report already done or running elsewhere is left alone."""
+    it to the leading group. Idempotent: a report already done or running elsewhere is left alone.
+
+    The job acts for whoever ordered it (decision 0001, "Celery tasks"): a report requested by a
+    user is built only while that user may still request it (`may_request`, asked again here, as
+    the job starts); one ordered by a schedule or by the incident's closing acts for the platform."""
     now = now or timezone.now()
     claimed = Report.objects.filter(pk=report_id, status__in=[JobStatus.QUEUED, JobStatus.FAILED]).update(
         status=JobStatus.RUNNING, started_at=now, progress=1, error=""
     )
-    report = Report.objects.select_related("incident__region").get(pk=report_id)
+    report = Report.objects.select_related("incident__region", "requested_by").get(pk=report_id)
     if not claimed:
         return report
+    if report.requested_by is not None and not may_request(report.requested_by, report.incident):
+        return _refuse_lost_access(report)
     try:
         with translation.override(report.language or settings.LANGUAGE_CODE):
             incident = Incident.objects.select_related("region", "reporting_department", "leading_group").get(
@@ -189,6 +195,31 @@ def report_generate(*, report_id: int, now: datetime | None = None) -> Report:
             status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:300], finished_at=timezone.now()
         )
         raise
+    return report
+
+
+REQUESTER_LOST_ACCESS = "requester_lost_access"
+
+
+def _refuse_lost_access(report: Report) -> Report:
+    """Fail the job cleanly: its requester may no longer request reports on the incident (left the
+    incident's command, moved department, deactivated) since it was queued. Nothing is built or
+    sent; the refusal is the job's one ledger event."""
+    with transaction.atomic():
+        report = Report.objects.select_for_update().select_related("incident__region").get(pk=report.pk)
+        with translation.override(report.language or settings.LANGUAGE_CODE):
+            report.error = gettext("The person who requested this report may no longer request it.")[:300]
+        report.status = JobStatus.FAILED
+        report.progress = 0
+        report.finished_at = timezone.now()
+        report.save(update_fields=["error", "status", "progress", "finished_at"])
+        audit_record(
+            actor=None,
+            action="report.fail",
+            target=report,
+            region=report.incident.region,
+            after={"reason": REQUESTER_LOST_ACCESS, "requested_by": report.requested_by_id},
+        )
     return report
 
 

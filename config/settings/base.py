@@ -297,6 +297,7 @@ SPECTACULAR_SETTINGS = {
         "WarningLevelEnum": "apps.incidents.choices.WarningLevel",
         "ReportKindEnum": "apps.incidents.choices.ReportKind",
         "ClockKindEnum": "apps.incidents.choices.ClockKind",
+        "IntakeChannelEnum": "apps.incidents.choices.IntakeChannel",
         "TimelineKindEnum": "apps.incidents.choices.TimelineKind",
         "TaskStatusEnum": "apps.tasking.choices.TaskStatus",
         "IngestionJobStatusEnum": "apps.datapool.choices.JobStatus",

@@ -18,7 +18,8 @@ DATABASE_ROUTERS = []
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Fixed Ed25519 seed used only by tests (base64 of 32 bytes).
 LEDGER_SIGNING_KEY = "dGVzdC1vbmx5LWxlZGdlci1zaWduaW5nLWtleS0zMmI="
-LEDGER_CHECKPOINT_DIR = BASE_DIR / "var" / "test-ledger-checkpoints"
+# One directory per pytest-xdist worker (PYTEST_XDIST_WORKER is gw0, gw1, …; unset without xdist).
+LEDGER_CHECKPOINT_DIR = BASE_DIR / "var" / ("test-ledger-checkpoints-" + env("PYTEST_XDIST_WORKER", default="main"))
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = True  # worker tests switch this off explicitly
 # No queue routing in the test process: real-worker tests send everything to a queue of their own

@@ -111,8 +111,34 @@ def test_a_revoked_or_wrong_key_is_refused(api_client, dept, head):
     wrong = secret[:-2] + ("aa" if not secret.endswith("aa") else "bb")
     assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Key {wrong}").status_code == 401
     assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Key nonsense").status_code == 401
+    assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Key 0123456789ab.guess").status_code == 401
     services.integration_key_revoke(actor=head, key=key)
     assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Key {secret}").status_code == 401
+
+    # one `auth.key_failed` per refused attempt, with the public prefix only, never the secret
+    failures = list(AuditEvent.objects.filter(action="auth.key_failed").order_by("seq"))
+    assert [(e.after["prefix"], e.after["reason"]) for e in failures] == [
+        (key.prefix, "wrong_secret"),
+        ("", "malformed"),
+        ("0123456789ab", "unknown"),
+        (key.prefix, "revoked"),
+    ]
+    assert all(e.actor_id is None for e in failures)
+    assert [e.target_id for e in failures] == [str(key.pk), "", "", str(key.pk)]
+    assert failures[0].region_id == dept.region_id  # the department's heads see attempts on its keys
+    secret_part = secret.split(".", 1)[1]
+    for event in failures:
+        stored = str(event.after) + event.target_repr
+        assert secret_part[:8] not in stored and "nonsense" not in stored and "guess" not in stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_key_stays_in_the_ledger_although_the_request_fails(api_client):
+    # no test transaction around the request: what is visible afterwards was committed
+    assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Key 0123456789ab.guess").status_code == 401
+    assert list(AuditEvent.objects.values_list("action", "after")) == [
+        ("auth.key_failed", {"prefix": "0123456789ab", "reason": "unknown"})
+    ]
 
 
 def test_staff_cannot_issue_keys_for_their_department(api_client, dept):

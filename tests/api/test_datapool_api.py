@@ -58,26 +58,37 @@ def upload(client, dataset, data: bytes, name: str = "data.csv", **fields):
 # --- the catalog ------------------------------------------------------------------------------
 
 
-def test_the_catalog_is_discoverable_across_departments_and_regions_but_secret_datasets_are_not(api_client, w, far):
+def test_the_catalog_is_discoverable_in_the_region_open_data_everywhere_secret_data_nowhere(api_client, w, far):
     secret = services.dataset_create(
         actor=w.steward, owner=w.owner, standard=w.standard, title="涉密数据", classification=Classification.SECRET
     )
+    open_data = services.dataset_create(
+        actor=w.steward, owner=w.owner, standard=w.standard, title="公开数据", classification=Classification.OPEN
+    )
     api_client.force_authenticate(w.staff)
-    assert {w.dataset.pk, secret.pk} <= set(ids(api_client.get("/api/v1/datasets/")))
-    for user in (w.outsider, far):
+    assert {w.dataset.pk, secret.pk, open_data.pk} <= set(ids(api_client.get("/api/v1/datasets/")))
+    # another department of the owner's city: internal and open metadata, never secret
+    api_client.force_authenticate(w.outsider)
+    listed = ids(api_client.get("/api/v1/datasets/?page_size=200"))
+    assert {w.dataset.pk, open_data.pk} <= set(listed) and secret.pk not in listed
+    assert api_client.get(f"/api/v1/datasets/{w.dataset.pk}/").status_code == 200
+    # another province without an agreement sharing the catalog: open metadata only
+    api_client.force_authenticate(far)
+    listed = ids(api_client.get("/api/v1/datasets/?page_size=200"))
+    assert open_data.pk in listed and w.dataset.pk not in listed and secret.pk not in listed
+    assert api_client.get(f"/api/v1/datasets/{open_data.pk}/").status_code == 200
+    for user, hidden_ones in ((w.outsider, [secret]), (far, [secret, w.dataset])):
         api_client.force_authenticate(user)
-        listed = ids(api_client.get("/api/v1/datasets/?page_size=200"))
-        assert w.dataset.pk in listed and secret.pk not in listed
-        assert api_client.get(f"/api/v1/datasets/{w.dataset.pk}/").status_code == 200
-        hidden = assert_error(api_client.get(f"/api/v1/datasets/{secret.pk}/"), 404, "not_found")
         ghost = assert_error(api_client.get(f"/api/v1/datasets/{GHOST}/"), 404, "not_found")
-        assert hidden["message"] == ghost["message"]
+        for dataset in hidden_ones:
+            hidden = assert_error(api_client.get(f"/api/v1/datasets/{dataset.pk}/"), 404, "not_found")
+            assert hidden["message"] == ghost["message"]
     assert AuditEvent.objects.filter(action="access.denied", target_id=str(secret.pk)).exists()
 
 
-def test_a_dataset_shows_its_metadata_and_never_its_records(api_client, w, far):
+def test_a_dataset_shows_its_metadata_and_never_its_records(api_client, w):
     load_bytes(w.steward, w.dataset, csv_bytes(resident_rows(5)))
-    api_client.force_authenticate(far)
+    api_client.force_authenticate(w.outsider)
     body = api_client.get(f"/api/v1/datasets/{w.dataset.pk}/").json()
     assert body["owner"]["id"] == w.owner.pk and body["region"] == w.city.code
     assert body["standard"]["code"] == "resident" and body["classification"] == "internal"
@@ -463,13 +474,15 @@ def test_uploads_are_for_the_owners_stewards(api_client, w, far):
 # --- quality, assets, usage -------------------------------------------------------------------
 
 
-def test_quality_history_is_public_metadata(api_client, w, far):
+def test_quality_history_is_metadata_for_those_who_discover_the_dataset(api_client, w, far):
     load_bytes(w.steward, w.dataset, csv_bytes(resident_rows(4)))
     load_bytes(w.steward, w.dataset, csv_bytes(resident_rows(6, seed=9)))
-    api_client.force_authenticate(far)
+    api_client.force_authenticate(w.outsider)
     history = api_client.get(f"/api/v1/datasets/{w.dataset.pk}/quality/").json()
     assert len(history) == 2 and history[0]["measured_at"] <= history[1]["measured_at"]
     assert history[-1]["score"] == Dataset.objects.get(pk=w.dataset.pk).quality_score
+    api_client.force_authenticate(far)
+    assert_error(api_client.get(f"/api/v1/datasets/{w.dataset.pk}/quality/"), 404, "not_found")
 
 
 def test_the_asset_register_and_usage_are_the_owners(api_client, w, far):
@@ -564,9 +577,11 @@ def test_a_steward_shares_chosen_fields_into_another_dataset(api_client, w, far,
     assert_error(api_client.post(url, {**body, "target": GHOST}, format="json"), 400, "invalid", ["target"])
     assert_error(api_client.post(url, {**body, "fields": ["nope"]}, format="json"), 400, "invalid", ["fields"])
     assert_error(api_client.post(url, {"target": target.pk}, format="json"), 400, "invalid", ["fields"])
-    for user in (w.staff, w.outsider, far):
+    for user in (w.staff, w.outsider):
         api_client.force_authenticate(user)
         assert_error(api_client.post(url, body, format="json"), 403, "permission_denied")
+    api_client.force_authenticate(far)  # does not even discover the internal source
+    assert_error(api_client.post(url, body, format="json"), 404, "not_found")
     assert IngestionJob.objects.filter(dataset=target).count() == 1
 
 

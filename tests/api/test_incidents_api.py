@@ -434,6 +434,47 @@ def test_the_timeline_is_in_order_and_filters_by_kind(api_client, dept, staff, h
     assert [r["kind"] for r in reports_only] == [TimelineKind.REPORT]
 
 
+def test_timeline_entries_carry_the_api_url_of_their_object(api_client, dept, staff, head, province):
+    incident = report(staff, dept)
+    submitted = services.report_submit(
+        actor=staff, incident=incident, department=dept, kind=ReportKind.INITIAL, text="初报"
+    )
+    warning = services.warning_draft(
+        actor=staff,
+        issuer=dept,
+        region=dept.region,
+        level=WarningLevel.BLUE,
+        title="蓝色预警",
+        area="沿江",
+        starts_at=timezone.now(),
+        expected_hours=6,
+        measures="远离江堤",
+        incident=incident,
+    )
+    office = f.department(region=province, name="省应急信息办")
+    group = org_services.leading_group_create(
+        actor=f.admin_user(),
+        name="省防汛领导小组",
+        kind=LeadingGroupKind.STANDING,
+        regions=[province],
+        information_office=office,
+        big_data_center=f.department(region=province, name="省大数据中心"),
+    )
+    services.incident_assign_leading_group(actor=f.member(office, Role.HEAD), incident=incident, group=group)
+    incident.timeline.filter(kind=TimelineKind.LEADING_GROUP).update(target_type="", target_id="")  # no object
+    api_client.force_authenticate(staff)
+
+    rows = api_client.get(f"/api/v1/incidents/{incident.pk}/timeline/").json()["results"]
+
+    assert [(r["kind"], r["url"]) for r in rows] == [
+        (TimelineKind.REPORTED, f"/api/v1/incidents/{incident.pk}/"),
+        (TimelineKind.REPORT, f"/api/v1/situation-reports/{submitted.pk}/"),
+        (TimelineKind.WARNING, f"/api/v1/warnings/{warning.pk}/"),
+        (TimelineKind.LEADING_GROUP, None),
+    ]
+    assert api_client.get(rows[1]["url"]).json()["id"] == submitted.pk  # the link works
+
+
 def test_clocks_show_the_statutory_deadlines(api_client, dept, staff):
     incident = report(staff, dept)
     api_client.force_authenticate(staff)

@@ -81,6 +81,7 @@ def test_journey_7_an_administrator_builds_the_organisation_and_verifies_the_led
     settings.LEDGER_CHECKPOINT_DIR = tmp_path  # this test's checkpoints only (other runs share var/)
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # the right code may follow the wrong one at once
     jiangsu = f.region(name="江苏省", code="320000", level=RegionLevel.PROVINCE)
+    nanjing = f.region(name="南京市", code="320100", parent=jiangsu)  # a city code already taken
     admin = f.UserFactory(username="platform.admin", display_name="平台管理员", is_staff=True, is_superuser=True)
     device = authenticator(admin)  # enrolled earlier, on their phone
     j = journey("j7-admin", lang, "desktop")
@@ -118,7 +119,7 @@ def test_journey_7_an_administrator_builds_the_organisation_and_verifies_the_led
     with translation.override(lang):
         region_name = str(Region._meta.verbose_name)  # "Add region": lower case inside the sentence
     page.locator(".object-tools").get_by_role("link", name=t("Add %(name)s", name=region_name)).click()
-    page.locator("#id_code").fill(jiangsu.code)
+    page.locator("#id_code").fill(nanjing.code)
     page.locator("#id_name").fill(CITY)
     page.locator("#id_level").select_option(RegionLevel.CITY)
     page.locator("#id_parent").select_option(str(jiangsu.pk))

@@ -401,3 +401,31 @@ def test_a_grant_that_withholds_the_key_field_links_nothing(w):
     assert fused_view(user=w.outsider, key_kind="id_number", value=ID) == []
     assert fused_view(user=w.outsider, key_kind="id_number") == []
     assert fused_view(user=w.outsider, key_kind="phone", value=PHONE) == []
+
+
+def test_a_fused_view_records_one_read_per_dataset_it_shows(w, fever_standard):
+    # Given: public security's residents, read by its owner and through health's grant
+    load(w.steward, w.dataset, RESIDENT_HEADER, [resident(ID, name="王伟"), resident(id_number(2))])
+    the_grant = grant(w, w.dataset, w.other, ["name", "age"], ["id_number", "phone"])
+    reads = AuditEvent.objects.filter(action="data.read")
+    before = reads.count()
+
+    # When: health looks the person up through its grant
+    fused_view(user=w.outsider, key_kind="id_number", value=ID)
+
+    # Then: one read of the dataset, naming the grant and the one record shown
+    [event] = reads.order_by("-seq")[: reads.count() - before]
+    assert event.after["dataset"] == w.dataset.pk and event.after["grant"] == the_grant.pk
+    assert event.after["rows"] == 1 and event.after["query"]["fused_by"] == "id_number"
+
+    # When: the owner's steward fuses the whole dataset: one read, through no grant, of both records
+    fused_view(user=w.steward, key_kind="id_number")
+    event = reads.order_by("-seq").first()
+    assert (event.after["grant"], event.after["rows"]) == (None, 2) and reads.count() == before + 2
+
+    # When: a department with no grant and no records of its own looks: nothing shown, nothing read
+    from tests.factories import department, member
+
+    nobody = member(department(region=w.city, type="transport"), "steward")
+    assert fused_view(user=nobody, key_kind="id_number", value=ID) == []
+    assert reads.count() == before + 2

@@ -289,6 +289,8 @@ def test_nothing_new_makes_no_job_but_a_requested_run_succeeds_empty(w, source_d
     assert done.pk == job.pk
     assert (done.status, done.rows_read, done.options["nothing_new"]) == ("succeeded", 0, True)
     assert AuditEvent.objects.filter(action="sync_source.run", target_id=str(source.pk)).count() == 1
+    # one event per request: the run names its job, which records no submission of its own
+    assert not AuditEvent.objects.filter(action="ingestion.submit", target_id=str(job.pk)).exists()
 
 
 @pytest.mark.django_db

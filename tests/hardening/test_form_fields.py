@@ -118,6 +118,16 @@ ALLOWED: dict[tuple[str, str], Allowed] = {
         "admin", "platform administrators"
     ),
     ("apps.organizations.admin.GrantAdminForm", "grantee"): Allowed("admin", "platform administrators"),
+    # the response plans and the reporting-clock rules: configuration that platform administrators
+    # edit in the console (LedgeredConfigAdmin: authorize, then one ledger event per save)
+    **{
+        ("apps.incidents.admin.ResponsePlanAdminForm", name): Allowed("admin", "platform administrators")
+        for name in ("is_active", "lead_department_type", "notify_department_types")
+    },
+    **{
+        ("apps.incidents.admin.ReportingRuleAdminForm", name): Allowed("admin", "platform administrators")
+        for name in ("escalate_group_after_minutes", "escalate_region_after_minutes")
+    },
 }
 
 

@@ -244,6 +244,8 @@ OPERATIONS: dict[str, Case] = {
             "regions": "affected regions: each must be visible to the caller (400 otherwise)",
             "first_seen_at": "the reporter's observation; the service starts the reporting clocks from it",
             "is_drill": "the reporter says whether it is an exercise",
+            "intake_seen_at": "the reporter states when an intake channel first saw the event: only with a "
+            "channel, never in the future; the reporting clocks run from the earliest sighting",
         },
     ),
     "incidents_leading_group_create": Case(status="closed", inputs={"group": GROUP}),

@@ -15,6 +15,7 @@ from apps.core.permissions import Role
 from apps.incidents import selectors, services
 from apps.incidents.choices import ReportKind, WarningLevel
 from apps.incidents.models import (
+    Incident,
     PlanActivation,
     ReportingClock,
     SituationReport,
@@ -23,8 +24,8 @@ from apps.incidents.models import (
 )
 from apps.notifications.models import Notification
 from apps.organizations import services as org_services
+from apps.organizations.choices import AgreementStatus, LeadingGroupKind
 from apps.organizations.choices import DepartmentType as T
-from apps.organizations.choices import LeadingGroupKind
 from apps.organizations.selectors import department_list
 from tests import factories as f
 from tests.incidents.world import commander, open_agreement, plan, report_incident
@@ -136,16 +137,90 @@ def test_a_guardian_grant_on_the_reporting_department_does_not_open_its_incident
     assert not sees(grantee, incident)
 
 
-def test_an_active_agreement_does_not_open_incidents_of_regions_it_does_not_affect(w):
+def _agreement(w, *, status=AgreementStatus.ACTIVE, valid_from=None, valid_until=None, **flags):
+    admin = f.admin_user()
+    agreement = org_services.agreement_create(
+        actor=admin,
+        title="A-B 协议",
+        parties=[w.a, w.b],
+        valid_from=valid_from or timezone.now() - timedelta(days=1),
+        valid_until=valid_until,
+        **flags,
+    )
+    for step in {
+        AgreementStatus.DRAFT: [],
+        AgreementStatus.ACTIVE: [AgreementStatus.ACTIVE],
+        AgreementStatus.SUSPENDED: [AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED],
+        AgreementStatus.TERMINATED: [AgreementStatus.ACTIVE, AgreementStatus.TERMINATED],
+    }[status]:
+        org_services.agreement_set_status(actor=admin, agreement=agreement, status=step)
+    return agreement
+
+
+def test_an_agreement_sharing_incidents_opens_the_partners_incidents_read_only(w):
     # Given: provinces A and B in an active agreement that shares incidents; A1's incident is A1's only
-    open_agreement(w, share_incidents=True)
+    _agreement(w, share_incidents=True)
+    incident = report_incident(w, regions=[w.a1], first_seen_at=timezone.now() - timedelta(minutes=10))
+    services.report_submit(
+        actor=w.user(w.em_a1), incident=incident, department=w.em_a1, kind=ReportKind.INITIAL, text="初报"
+    )
+
+    # Then: B's staff see it (B1 below the party too) and what hangs off it, but cannot command it
+    for user in (w.user(w.em_b1), w.user(w.em_b, Role.HEAD), w.user(w.fire_b1)):
+        assert sees(user, incident)
+        assert SituationReport.objects.restrict(user, "view").filter(incident=incident).exists()
+    b_head = w.user(w.em_b, Role.HEAD)
+    assert not Incident.objects.restrict(b_head, "command").filter(pk=incident.pk).exists()
+    with pytest.raises(AccessDenied) as denied:
+        services.incident_verify(actor=b_head, incident=incident)
+    assert denied.value.hidden is False  # seen, so refused rather than hidden
+    # ... and A's staff see B's incidents the same way (the agreement is mutual)
+    b_incident = report_incident(w, department=w.em_b1, regions=[w.b1], title="B1 内涝")
+    assert sees(w.user(w.em_a2), b_incident)
+
+
+def test_an_agreement_not_sharing_incidents_opens_none_though_it_opens_the_directory(w):
+    _agreement(w, share_incidents=False)
     incident = report_incident(w, regions=[w.a1])
     b1_staff = w.user(w.em_b1)
     assert department_list(user=b1_staff).filter(pk=w.em_a1.pk).exists()  # the agreement is in force
 
-    # Then: B1 is not affected, so it does not see A1's incident ("nobody else")
     assert not sees(b1_staff, incident)
     assert not sees(w.user(w.em_b, Role.HEAD), incident)
+
+
+@pytest.mark.parametrize("state", ["draft", "expired", "not_yet", "suspended", "terminated"])
+def test_an_agreement_out_of_force_opens_no_incident(w, state):
+    now = timezone.now()
+    kwargs = {
+        "draft": {"status": AgreementStatus.DRAFT},
+        "expired": {"valid_from": now - timedelta(days=10), "valid_until": now - timedelta(days=1)},
+        "not_yet": {"valid_from": now + timedelta(days=1)},
+        "suspended": {"status": AgreementStatus.SUSPENDED},
+        "terminated": {"status": AgreementStatus.TERMINATED},
+    }[state]
+    _agreement(w, share_incidents=True, **kwargs)
+    incident = report_incident(w, regions=[w.a1])
+
+    assert not sees(w.user(w.em_b1), incident)
+
+
+def test_a_shared_incident_is_not_passed_on_to_a_third_region(w):
+    # Given: A and B share incidents; A1 reports an incident that also affects B1
+    _agreement(w, share_incidents=True)
+    incident = report_incident(w, regions=[w.a1, w.b1])
+    # ... and a province C shares incidents with B only
+    c = f.region(name="省C")
+    em_c = f.department(region=c, type=T.EMERGENCY, name="C省应急管理厅")
+    admin = f.admin_user()
+    bc = org_services.agreement_create(
+        actor=admin, title="B-C 协议", parties=[w.b, c], valid_from=timezone.now() - timedelta(days=1)
+    )
+    org_services.agreement_set_status(actor=admin, agreement=bc, status=AgreementStatus.ACTIVE)
+
+    # Then: C sees B's own incidents only, not A's incident that merely affects B
+    assert sees(w.user(w.em_b1), incident)
+    assert not sees(w.user(em_c), incident)
 
 
 def test_users_without_a_seat_see_no_incident(w):

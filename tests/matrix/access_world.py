@@ -11,9 +11,12 @@ department grant is made, so the guardian states do not see the target departmen
 for `access_dataset`: the owner's head decides it, the neighbour may withdraw it.
 `access_emergency_grant` is break-glass access opened by the guardian department's head on
 `access_incident` (severity II, verified, touching cities A1 and B1): the owner's head reviews it.
-`access_other_dataset` belongs to `third_party` (city C1): the target department may request it
-(create routes). `access_demand` is posted by the target department; `access_subscription` is the
-target department following its own dataset.
+`access_other_dataset` (open, so every seated state discovers it) belongs to `third_party` (city
+C1): the target department may request it (create routes). A department of B1 discovers the
+internal `access_dataset` only while an agreement shares province A's catalog: the builders open
+one (`catalog_window`) around the B1 requests and the break-glass, and suspend it at once, so no
+state sees more than the grants give it. `access_demand` is posted by the target department;
+`access_subscription` is the target department following its own dataset.
 
 Every builder acts through the services, as seats no matrix state holds. Keep these names stable:
 the API and the portal matrices both use them.
@@ -21,16 +24,22 @@ the API and the portal matrices both use them.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.utils import timezone
 
 from apps.access import services
 from apps.access.models import DataDemand, DataGrant, DataRequest, Subscription
 from apps.core.permissions import Role
+from apps.core.scoping import forget_principal
 from apps.datapool import services as pool_services
 from apps.datapool.choices import Classification
 from apps.datapool.demo import csv_bytes, resident_rows, standards_ensure
 from apps.incidents import services as incident_services
 from apps.incidents.choices import Category, Severity, Subtype
+from apps.organizations import services as org_services
+from apps.organizations.choices import AgreementStatus
+from apps.organizations.models import CollaborationAgreement
 from tests import factories as f
 from tests.matrix.harness import Grant, world_object
 
@@ -40,6 +49,18 @@ ACCESS_DEMAND_TITLE = "Access-Target-Demand"
 ACCESS_INCIDENT_TITLE = "Access-Target-Incident"
 ACCESS_ROWS = 5
 # What every grant of this world lets through: two fields in clear, two masked, the rest omitted.
+# Writes of data access that record two ledger events for one request (see the harness's ledger rule).
+SUBMITTED_AT_ONCE = {
+    "events": 2,
+    "events_note": "created and submitted at once: data_request.create, then data_request.submit (the approval "
+    "queue, the notifications and the incident timeline follow the submission)",
+}
+LAST_APPROVAL = {
+    "events": 2,
+    "events_note": "the last approval issues the grant: data_request.approve, then data_grant.create (a new "
+    "object with its own history: revocation, expiry and review follow it)",
+}
+
 ACCESS_CLEAR = ["name", "age"]
 ACCESS_MASKED = ["id_number", "phone"]
 
@@ -57,6 +78,36 @@ def owner_head(w):
 
 def owner_steward(w):
     return _seat(w, "_access_owner_steward", w.department, Role.STEWARD, "Access-Owner-Steward")
+
+
+@contextmanager
+def catalog_window(w, department, *actors):
+    """While the block runs, an agreement between province A and `department`'s province shares
+    the catalog (nothing else); suspended when it ends. No-op inside province A."""
+    if department.region.path.startswith(w.province_a.path):
+        yield
+        return
+    province = department.region.path.split("/")[0]
+    title = f"Access-Catalog-{province}"
+    agreement = CollaborationAgreement.objects.filter(title=title).first() or org_services.agreement_create(
+        actor=w.admin,
+        title=title,
+        parties=[w.province_a, department.region.parent or department.region],
+        valid_from=timezone.now() - timezone.timedelta(days=1),
+        share_directory=False,
+        share_incidents=False,
+        share_tasks=False,
+        share_catalog=True,
+    )
+    org_services.agreement_set_status(actor=w.admin, agreement=agreement, status=AgreementStatus.ACTIVE)
+    for actor in actors:
+        forget_principal(actor)
+    try:
+        yield
+    finally:
+        org_services.agreement_set_status(actor=w.admin, agreement=agreement, status=AgreementStatus.SUSPENDED)
+        for actor in actors:
+            forget_principal(actor)
 
 
 @world_object("access_standard")
@@ -89,7 +140,7 @@ def _access_other_dataset(w):
         owner=w.third_party,
         standard=w.access_standard,
         title=ACCESS_OTHER_TITLE,
-        classification=Classification.INTERNAL,
+        classification=Classification.OPEN,
     )
 
 
@@ -106,7 +157,8 @@ def request_for(w, department, *, actor=None, **kwargs):
         "legal_basis": "Access-Matrix-Basis",
         "duration_hours": 72,
     }
-    return services.request_create(**(values | kwargs))
+    with catalog_window(w, department, actor):
+        return services.request_create(**(values | kwargs))
 
 
 def grant_for(w, department) -> DataGrant:
@@ -161,14 +213,16 @@ def _access_incident(w):
 @world_object("access_emergency_grant")
 def _access_emergency_grant(w):
     head = _seat(w, "_access_grantee_head", w.guardian_department, Role.HEAD, "Access-Grantee-Head")
-    return services.emergency_access_open(
-        actor=head,
-        department=w.guardian_department,
-        dataset=w.access_dataset,
-        incident=w.access_incident,
-        justification="Access-Matrix-Emergency",
-        hours=4,
-    )
+    dataset, incident = w.access_dataset, w.access_incident
+    with catalog_window(w, w.guardian_department, head):
+        return services.emergency_access_open(
+            actor=head,
+            department=w.guardian_department,
+            dataset=dataset,
+            incident=incident,
+            justification="Access-Matrix-Emergency",
+            hours=4,
+        )
 
 
 @world_object("access_demand")

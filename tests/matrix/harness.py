@@ -27,6 +27,12 @@ anonymous is 401 (API) or a redirect to the login page (portal); a list answers 
 authenticated user but holds the target only for those who may see it; an object outside the
 user's scope is 404; an object the user sees but may not act on is 403. Anything irregular is an
 explicit `overrides={State.X: Expect(...)}` with a reason in `note`.
+
+The ledger rule is checked on every case: a successful write (POST/PUT/PATCH/DELETE answered 2xx,
+or a redirect that is not to the login page) leaves exactly one ledger event besides
+`access.denied`; a refused request leaves none but `access.denied`. A write that legitimately
+records more (a dispatch to N departments, a bulk operation) or nothing states `events=N` (or
+`events=None`: not counted) with the reason in `events_note`.
 """
 
 from __future__ import annotations
@@ -243,6 +249,8 @@ def world(db) -> World:
 
 
 GHOST_ID = 2_147_483_000  # an id no row has: a hidden object must look exactly like it
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+DENIAL_EVENT = "access.denied"  # the one event a refusal writes
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,19 @@ class Route:
     denial_target: Callable[[World], Any] | None = None  # the object a refusal must be recorded for
     check_extra: Callable[[World, State, Any, Any], None] | None = None  # (world, state, user, response)
     note: str = ""
+    # Ledger events besides `access.denied` that an allowed write leaves: one per action by the house
+    # rule; anything else (or None: not counted) needs the reason in `events_note`.
+    events: int | None = 1
+    # Ledger actions a refusal records besides `access.denied` (a wrong second-factor code is a
+    # failed authentication, recorded like a failed login); the reason goes in `events_note`.
+    refusal_events: frozenset[str] = frozenset()
+    events_note: str = ""
+
+    def __post_init__(self):
+        if (self.events != 1 or self.refusal_events) and not self.events_note:
+            raise ValueError(
+                f"{self.id}: a write leaves exactly one ledger event, a refusal none; say why not in events_note"
+            )
 
     @property
     def is_api(self) -> bool:
@@ -290,6 +311,10 @@ class Route:
         if self.on_object:
             kwargs[self.url_kwarg] = GHOST_ID if ghost else getattr(target, self.lookup)
         return reverse(self.name, kwargs=kwargs or None)
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in WRITE_METHODS
 
     def send(self, client, url: str, world: World):
         data = self.data(world) if self.data else None
@@ -459,6 +484,16 @@ def _last_seq() -> int:
     return AuditEvent.objects.aggregate(m=Max("seq"))["m"] or 0
 
 
+def _events_since(seq: int) -> list[str]:
+    """Actions of the ledger events written after `seq`, besides refusals."""
+    return list(
+        AuditEvent.objects.filter(seq__gt=seq)
+        .exclude(action=DENIAL_EVENT)
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+
+
 def check(route: Route, state: State, world: World) -> None:
     """Make the request as `state` and assert everything the entry promises."""
     expect = route.expect[state]
@@ -471,9 +506,12 @@ def check(route: Route, state: State, world: World) -> None:
     url = route.url(world, target)
     marker = route.marker(world) if route.marker else None  # built before the request, like the target
     before = route.probe(world) if route.probe else None
+    if route.data is not None:
+        route.data(world)  # builds the world objects the body names before the ledger is counted
     seq_before = _last_seq()
 
     response = route.send(client, url, world)
+    recorded_events = _events_since(seq_before)
     where = f"{route.method.upper()} {url} ({route.id}) as {state.value}"
     assert response.status_code == expect.status, (
         f"{where}: expected {expect.status}, got {response.status_code}: {_excerpt(response)}"
@@ -514,6 +552,16 @@ def check(route: Route, state: State, world: World) -> None:
             assert after != before, f"{where}: answered {response.status_code} but changed nothing ({after!r})"
         else:
             assert after == before, f"{where}: refused, yet changed {before!r} -> {after!r}"
+
+    # One ledger event per successful write; none (but the refusal itself) for a refused request.
+    if not expect.allowed:
+        unexpected = [a for a in recorded_events if a not in route.refusal_events]
+        assert not unexpected, f"{where}: refused, yet the ledger recorded {unexpected}"
+    elif route.is_write and route.events is not None:
+        assert len(recorded_events) == route.events, (
+            f"{where}: a successful write must leave {route.events} ledger event(s) besides "
+            f"{DENIAL_EVENT!r}, left {len(recorded_events)}: {recorded_events}"
+        )
 
     denied = route.denied_object(world)
     if user is not None and denied is not None and expect.status in (403, 404):

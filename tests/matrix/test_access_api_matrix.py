@@ -32,6 +32,8 @@ from tests.matrix.access_world import (
     ACCESS_CLEAR,
     ACCESS_GRANT,
     ACCESS_MASKED,
+    LAST_APPROVAL,
+    SUBMITTED_AT_ONCE,
     demand_state,
     demands_of_department,
     emergency_grants_of_department,
@@ -150,6 +152,7 @@ ROUTES = register(
             denial_target=lambda w: w.department,
             grant=ACCESS_GRANT,
             note="the department is checked before the rest: unseen 404, seen but not a head or steward of it 403",
+            **SUBMITTED_AT_ONCE,
         ),
         detail(
             "api:data-request-detail",
@@ -187,6 +190,7 @@ ROUTES = register(
             data=lambda w: {"decision": "approve"},
             probe=request_state("access_request"),
             grant=ACCESS_GRANT,
+            **LAST_APPROVAL,
         ),
         # --- grants
         listing("api:data-grant-list", target="access_grant", visible_to=GRANT_VIEWERS, grant=ACCESS_GRANT),

@@ -32,6 +32,8 @@ from tests.matrix import access_world  # noqa: F401  (registers the access_* wor
 from tests.matrix.access_world import (
     ACCESS_DEMAND_TITLE,
     ACCESS_GRANT,
+    LAST_APPROVAL,
+    SUBMITTED_AT_ONCE,
     demand_state,
     demands_of_department,
     emergency_grants_of_department,
@@ -189,6 +191,7 @@ ROUTES = register(
             denial_target=lambda w: w.department,
             grant=ACCESS_GRANT,
             note="the department is checked before the form: unseen 404, seen but not a head or steward of it 403",
+            **SUBMITTED_AT_ONCE,
         ),
         detail(
             "portal:data-request-detail",
@@ -210,6 +213,7 @@ ROUTES = register(
                 data=data,
                 probe=request_state("access_request"),
                 grant=ACCESS_GRANT,
+                **(LAST_APPROVAL if verb == "approve" else {}),
             )
             for verb, allowed, data in (
                 ("approve", {S.IN_SCOPE}, lambda w: {"reason": ""}),

@@ -79,6 +79,8 @@ ROUTES = register(
             data=lambda w: {"token": "not-a-code"},
             probe=_devices,
             note="a wrong code is a form error and creates no authenticator",
+            refusal_events=frozenset({"otp.verify_failed"}),
+            events_note="a wrong code is a failed authentication: recorded like a failed login",
         ),
         Route(
             "portal:otp-backup-codes",
@@ -98,6 +100,8 @@ ROUTES = register(
                 _assert_no_codes(),
             ),
             note="needs a verified session: sent to the verify page, no codes created",
+            events=0,
+            events_note="the redirect is a refusal (unverified session): nothing is written",
         ),
         Route(
             "portal:otp-verify",
@@ -115,6 +119,8 @@ ROUTES = register(
             data=lambda w: {"token": "123456"},
             check_extra=_redirects_to("portal:otp-enrol"),
             note="without an authenticator there is nothing to verify with: sent to enrol",
+            events=0,
+            events_note="the redirect is a refusal (no authenticator to verify with): nothing is written",
         ),
         action(
             "api:integration-key-rotate",

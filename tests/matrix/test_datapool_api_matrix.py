@@ -4,9 +4,10 @@ sync-sources/, fused/).
 The targets come from `datapool_world`: `pool_dataset` (internal) and `pool_secret_dataset` of the
 target department, its load `pool_job` with records and rejects, a mapping, a day of use.
 
-Who sees what: the metadata of an internal dataset (the catalog entry, its standard, its quality
-history) is discoverable by every seated state, in any region, guardian grant or not (a
-department grant opens nothing of the pool); a user with no seat sees none of it. A secret
+Who sees what: standards are discoverable by every seated state. The metadata of an internal
+dataset (the catalog entry, its quality history) stays in the owner's region line: IN_SCOPE,
+LOWER_ROLE and SAME_REGION_OTHER_DEPT; the B1 states (no agreement sharing the catalog with A, and
+a department grant opens nothing of the pool) and a user with no seat get 404. A secret
 dataset, the records, the loads, the rejects, the mappings and the usage belong to the target
 department: IN_SCOPE (a steward) and LOWER_ROLE (staff). A dataset one may discover answers its
 records and usage routes with 404, exactly like a nonexistent dataset (and the refusal is
@@ -55,7 +56,10 @@ pytestmark = pytest.mark.django_db
 S = State
 ROLE = Role.STEWARD  # every route: LOWER_ROLE is the target department's staff
 
-SEATED = frozenset(states_for(ROLE)) - {S.ANONYMOUS, S.NO_ROLE}  # discover internal metadata
+SEATED = frozenset(states_for(ROLE)) - {S.ANONYMOUS, S.NO_ROLE}  # discover standards
+# discover internal metadata: the owner's region line (no agreement opens province A's catalog)
+DISCOVERERS = SEATED - {S.OTHER_REGION, S.GUARDIAN_GRANT, S.REVOKED_GRANT}
+UNDISCOVERED = AUTHENTICATED - DISCOVERERS
 OWNERS = {S.IN_SCOPE, S.LOWER_ROLE}  # the target department: records, loads, mappings, usage
 STEWARDS = {S.IN_SCOPE}  # metadata, mappings, uploads
 DEPARTMENT_VIEWERS = {S.IN_SCOPE, S.LOWER_ROLE, S.SAME_REGION_OTHER_DEPT, S.GUARDIAN_GRANT}
@@ -123,10 +127,11 @@ class KeyedRoute(Route):
 
 @dataclass(frozen=True)
 class DiffRoute(Route):
-    """The diff of the target dataset's two loads (their ids go in the query)."""
+    """The diff of the target dataset's two loads (their ids go in the query: `data`, which the
+    harness builds before it counts the ledger)."""
 
     def send(self, client, url, world):
-        return client.get(url, {"old": world.pool_job.pk, "new": world.pool_second_job.pk})
+        return client.get(url, self.data(world))
 
 
 @dataclass(frozen=True)
@@ -171,12 +176,12 @@ def dataset_title(w):
 
 
 def internal_dataset_listed(world, state, user, response):
-    """The catalog entry also holds the internal dataset for every seated state (the target of the
-    entry is the secret one, which only the target department discovers)."""
+    """The catalog entry also holds the internal dataset for the owner's region line (the target of
+    the entry is the secret one, which only the target department discovers)."""
     if response.status_code != 200:
         return
     listed = {row["id"] for row in response.json()["results"]}
-    assert (world.pool_dataset.pk in listed) == (state in SEATED), f"catalog as {state.value}: internal dataset"
+    assert (world.pool_dataset.pk in listed) == (state in DISCOVERERS), f"catalog as {state.value}: internal dataset"
 
 
 def secret_detail_hidden(world, state, user, response):
@@ -235,7 +240,7 @@ ROUTES = register(
         detail(
             "api:dataset-detail",
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             role=ROLE,
             check_extra=secret_detail_hidden,
         ),
@@ -262,7 +267,7 @@ ROUTES = register(
             "patch",
             target="pool_dataset",
             role=ROLE,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=STEWARDS,
             data=lambda w: {"title": "Matrix-Renamed"},
             probe=dataset_title,
@@ -283,7 +288,7 @@ ROUTES = register(
                 "post",
                 target="pool_dataset",
                 role=ROLE,
-                visible_to=SEATED,
+                visible_to=DISCOVERERS,
                 allowed_to=OWNERS,
                 success=202,
                 data=batch,
@@ -298,7 +303,7 @@ ROUTES = register(
                 "post",
                 target="pool_dataset",
                 role=ROLE,
-                visible_to=SEATED,
+                visible_to=DISCOVERERS,
                 allowed_to=STEWARDS,
                 success=202,
                 data=upload,
@@ -309,17 +314,18 @@ ROUTES = register(
         nested(
             "api:dataset-mappings",
             target="pool_mapping",
+            hidden_to=UNDISCOVERED,
             owner="pool_dataset",
             kwargs=on_dataset,
             visible_to=OWNERS,
-            note="seated states that discover the dataset get its mapping list without the owner's mappings",
+            note="states that discover the dataset get its mapping list without the owner's mappings",
         ),
         action(
             "api:dataset-mappings",
             "post",
             target="pool_dataset",
             role=ROLE,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=STEWARDS,
             success=201,
             data=lambda w: {"name": "Matrix-Mapping", "columns": {"id_number": "ID"}},
@@ -327,10 +333,11 @@ ROUTES = register(
         ),
         nested(
             "api:dataset-quality",
+            hidden_to=UNDISCOVERED,
             target="pool_quality_check",
             owner="pool_dataset",
             kwargs=on_dataset,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             query={},
         ),
         nested(
@@ -366,6 +373,7 @@ ROUTES = register(
                 visible_to=OWNERS,
                 hidden_to=AUTHENTICATED - OWNERS,
                 marker=lambda w: f'"new_job":{w.pool_second_job.pk}',
+                data=lambda w: {"old": w.pool_job.pk, "new": w.pool_second_job.pk},
             ),
         ),
         listing(
@@ -402,7 +410,7 @@ ROUTES = register(
             "post",
             target="pool_dataset",
             role=ROLE,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=STEWARDS,
             success=202,
             data=lambda w: {"target": w.pool_group_dataset.pk, "fields": ["id_number", "name"], "filters": {}},
@@ -412,6 +420,7 @@ ROUTES = register(
         nested(
             "api:dataset-sync-sources",
             target="pool_sync_source",
+            hidden_to=UNDISCOVERED,
             owner="pool_dataset",
             kwargs=on_dataset,
             visible_to=STEWARDS,
@@ -422,7 +431,7 @@ ROUTES = register(
             "post",
             target="pool_dataset",
             role=ROLE,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=STEWARDS,
             success=201,
             data=lambda w: {

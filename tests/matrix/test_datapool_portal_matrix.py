@@ -3,8 +3,10 @@
 The targets come from tests/matrix/datapool_world.py (shared with the API matrix): `pool_dataset`
 (internal) of the target department with `pool_job` loaded into it (good and rejected rows).
 
-Who sees what: the dataset's metadata (catalog, detail page, standards) is discoverable by every
-seated state (a seat anywhere will do); a secret dataset only by the owner department. Its
+Who sees what: standards are discoverable by every seated state; the internal dataset's metadata
+(catalog, detail page) by the owner's region line (IN_SCOPE, LOWER_ROLE, SAME_REGION_OTHER_DEPT:
+no agreement opens province A's catalog to the B1 states, and a department grant opens nothing
+of the pool); a secret dataset only by the owner department. Its
 records, loads, rejected rows and usage (asset register) belong to the owner department: IN_SCOPE
 and LOWER_ROLE; everyone else gets 404 on them, even those who see the dataset (records of a
 dataset one may not read are as if the page did not exist). Managing it (edit, upload) is for the
@@ -30,6 +32,9 @@ S = State
 
 SEATED = {S.IN_SCOPE, S.LOWER_ROLE, S.SAME_REGION_OTHER_DEPT, S.OTHER_REGION, S.GUARDIAN_GRANT, S.REVOKED_GRANT}
 SEATED_STAFF = SEATED - {S.LOWER_ROLE}  # for routes whose acting role is staff (no LOWER_ROLE state)
+# who discovers the internal dataset: its owner's region line
+DISCOVERERS = {S.IN_SCOPE, S.LOWER_ROLE, S.SAME_REGION_OTHER_DEPT}
+DISCOVERERS_STAFF = DISCOVERERS - {S.LOWER_ROLE}
 OWNER = {S.IN_SCOPE, S.LOWER_ROLE}  # the target department, any role: records, loads, usage
 MANAGERS = {S.IN_SCOPE}  # the target department's heads and stewards
 # A department is visible to its whole city and, through a grant, to the grantee.
@@ -132,17 +137,17 @@ def upload_form(w):
 ROUTES = register(
     "datapool-portal",
     [
-        # --- the catalog and one dataset: metadata for every seated state
+        # --- the catalog and one dataset: metadata for the owner's region line
         listing(
             "portal:dataset-list",
             marker=lambda w: w.pool_dataset.title,
-            visible_to=SEATED_STAFF,
+            visible_to=DISCOVERERS_STAFF,
         ),
         detail(
             "portal:dataset-detail",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             # the upload button is on the page only for the owner's heads and stewards
             marker=lambda w: reverse("portal:dataset-upload", kwargs={"pk": w.pool_dataset.pk}),
             shows_marker_to=MANAGERS,
@@ -174,7 +179,7 @@ ROUTES = register(
             "get",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=200,
         ),
@@ -183,7 +188,7 @@ ROUTES = register(
             "post",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=302,
             data=update_form,
@@ -233,6 +238,9 @@ ROUTES = register(
             data=lambda w: w.pool_job and {"key_kind": "id_number"},  # the target department's records exist
             check_extra=fused_rows_only_for_readers,
             note="a search (POST keeps ID numbers out of URLs): 200 for all, rows only from readable records",
+            events=None,
+            events_note="a read of shared data, not a write: one data.read event per dataset whose records it "
+            "shows (owners and grantees), none for a caller who reads no records (tests/datapool/test_processing.py)",
         ),
         # --- collection: the owner's heads and stewards
         action(
@@ -240,7 +248,7 @@ ROUTES = register(
             "get",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=200,
         ),
@@ -249,7 +257,7 @@ ROUTES = register(
             "post",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=302,
             data=upload_form,
@@ -262,7 +270,7 @@ ROUTES = register(
             "get",
             role=Role.STEWARD,
             target=lambda w: w.pool_sync_source and w.pool_dataset,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=200,
             check_extra=sync_source_listed,
@@ -272,7 +280,7 @@ ROUTES = register(
             "post",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=302,
             data=sync_form,
@@ -304,7 +312,7 @@ ROUTES = register(
             "get",
             role=Role.STEWARD,
             target="pool_dataset",
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=200,
         ),
@@ -313,7 +321,7 @@ ROUTES = register(
             "post",
             role=Role.STEWARD,
             target=dataset_with_records,
-            visible_to=SEATED,
+            visible_to=DISCOVERERS,
             allowed_to=MANAGERS,
             success=302,
             data=share_form,
@@ -374,9 +382,9 @@ ROUTES = register(
             "portal:standard-detail",
             target="pool_standard",
             visible_to=SEATED_STAFF,
-            # the datasets using it: the internal target dataset, for everyone who sees the standard
+            # the datasets using it: the internal target dataset, for those who discover it
             marker=lambda w: w.pool_dataset.title,
-            shows_marker_to=SEATED_STAFF,
+            shows_marker_to=DISCOVERERS_STAFF,
         ),
     ],
 )

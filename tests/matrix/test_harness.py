@@ -51,3 +51,37 @@ def test_403_and_404_are_told_apart(world):
     route = expecting(entry("api:department-detail", "patch"), State.OTHER_REGION, FORBIDDEN)
     with pytest.raises(AssertionError, match="expected 403, got 404"):
         check(route, State.OTHER_REGION, world)
+
+
+# --- the ledger rule: one event per successful write, none for a refusal -----------------------
+
+
+def test_a_write_leaving_the_wrong_number_of_events_is_caught(world):
+    route = replace(entry("api:department-detail", "patch"), events=2, events_note="claimed for this test")
+    with pytest.raises(AssertionError, match=r"must leave 2 ledger event\(s\).*left 1: \['department.update'\]"):
+        check(route, State.IN_SCOPE, world)
+
+
+def test_a_refusal_that_writes_to_the_ledger_is_caught(world, monkeypatch):
+    from django.db import transaction
+
+    from apps.ledger.services import audit_record
+    from apps.organizations import services
+
+    original = services.department_update
+
+    def leaky(**kwargs):  # records something, then refuses as the real service does
+        with transaction.atomic():
+            audit_record(actor=kwargs["actor"], action="department.leak", target=kwargs["department"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "department_update", leaky)
+    with pytest.raises(AssertionError, match=r"refused, yet the ledger recorded \['department.leak'\]"):
+        check(entry("api:department-detail", "patch"), State.LOWER_ROLE, world)
+
+
+def test_an_exception_to_the_ledger_rule_needs_its_reason():
+    with pytest.raises(ValueError, match="events_note"):
+        replace(entry("api:department-detail", "patch"), events=2)
+    with pytest.raises(ValueError, match="events_note"):
+        replace(entry("api:department-detail", "patch"), refusal_events=frozenset({"otp.verify_failed"}))

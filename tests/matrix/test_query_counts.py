@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -23,10 +24,11 @@ from rest_framework.test import APIClient
 from apps.accounts.services import integration_key_create
 from apps.core.permissions import Role
 from apps.incidents import services as incident_services
-from apps.incidents.choices import Category, ReportKind, Severity, Subtype, WarningLevel
+from apps.incidents.choices import Category, ClockKind, ReportKind, Severity, Subtype, WarningLevel
+from apps.incidents.models import PlanActivation, PlannedDispatch, PlanTaskTemplate, ReportingClock, ResponsePlan
 from apps.ledger.services import audit_record_standalone
 from apps.organizations import services
-from apps.organizations.choices import AgreementStatus, LeadingGroupKind, RegionLevel
+from apps.organizations.choices import AgreementStatus, DepartmentType, LeadingGroupKind, RegionLevel
 from tests import factories as f
 from tests.matrix.harness import State, World
 from tests.matrix.incidents_world import reporter
@@ -134,8 +136,65 @@ def grow_reports(w: World, n: int) -> None:
         )
 
 
+def grow_plans(w: World, n: int) -> None:
+    """Response plans with two task templates each (the templates are prefetched)."""
+    for _ in range(n):
+        plan = ResponsePlan.objects.create(
+            name=f"Plan {next(_plan_seq)}",
+            category=Category.ACCIDENT,
+            subtype=Subtype.FIRE,
+            severity=Severity.IV,
+            lead_department_type=DepartmentType.FIRE,
+        )
+        PlanTaskTemplate.objects.bulk_create(
+            PlanTaskTemplate(
+                plan=plan, title=f"Step {j}", target_department_type=DepartmentType.FIRE, deadline_minutes=60
+            )
+            for j in range(2)
+        )
+
+
+_plan_seq = itertools.count()
+
+
+def grow_clocks(w: World, n: int) -> None:
+    """Reporting clocks of the target incident, each for a department of its own."""
+    for i in range(n):
+        ReportingClock.objects.create(
+            incident=w.incident,
+            department=f.department(region=w.region),
+            kind=ClockKind.FOLLOW_UP,
+            due_at=timezone.now() + timedelta(hours=1 + i),
+        )
+
+
+def grow_activations(w: World, n: int) -> None:
+    """Plan activations of the target incident, each with two planned dispatches."""
+    grow_plans(w, n)
+    plans = ResponsePlan.objects.exclude(activations__incident=w.incident).order_by("-pk")[:n]
+    for plan in plans:
+        activation = PlanActivation.objects.create(
+            incident=w.incident, plan=plan, severity=plan.severity, activated_by=reporter(w)
+        )
+        PlannedDispatch.objects.bulk_create(
+            PlannedDispatch(
+                activation=activation,
+                template=template,
+                department=f.department(region=w.region),
+                title=template.title,
+                deadline=timezone.now() + timedelta(hours=1),
+            )
+            for template in plan.task_templates.all()
+        )
+
+
 def api_count(response) -> int:
     return response.json()["count"]
+
+
+def csv_rows(response) -> int:
+    """Data rows of a CSV download (after the BOM and the header)."""
+    return len(response.content.decode("utf-8").lstrip("\ufeff").splitlines()) - 1
 
 
 def page_count(response) -> int:
@@ -184,6 +243,12 @@ BUDGETS = [
     Budget("api:warning-list", grow_warnings, api_count),
     Budget("api:situation-report-list", grow_reports, api_count),
     Budget("api:incident-timeline", grow_reports, api_count, kwargs=lambda w: {"pk": w.incident.pk}),
+    Budget("api:response-plan-list", grow_plans, api_count),
+    Budget("api:incident-reports", grow_reports, api_count, kwargs=lambda w: {"pk": w.incident.pk}),
+    Budget("api:incident-clocks", grow_clocks, api_count, kwargs=lambda w: {"pk": w.incident.pk}),
+    Budget("api:incident-activations", grow_activations, api_count, kwargs=lambda w: {"pk": w.incident.pk}),
+    Budget("api:incident-timeline-csv", grow_reports, csv_rows, kwargs=lambda w: {"pk": w.incident.pk}),
+    Budget("portal:incident-timeline-csv", grow_reports, csv_rows, kwargs=lambda w: {"pk": w.incident.pk}),
 ]
 
 
@@ -288,6 +353,38 @@ def portal_grow_incident_history(w: World, n: int) -> None:
         )
 
 
+def portal_grow_linked_timeline(w: World, n: int) -> None:
+    """Per unit, a warning and a task of the incident: two timeline entries whose links need the
+    reader's scope of their own objects (checked once per type on the page, never per entry)."""
+    from apps.incidents import services as incident_services
+    from apps.incidents.choices import WarningLevel
+    from apps.tasking import services as task_services
+    from tests.matrix import tasking_world  # noqa: F401  (registers `task_issuer`, `task_issuer_head`)
+    from tests.matrix.incidents_world import reporter
+
+    for i in range(n):
+        incident_services.warning_draft(
+            actor=reporter(w),
+            issuer=w.department,
+            region=w.region,
+            level=WarningLevel.BLUE,
+            title=f"Linked warning {i}",
+            area="Alpha",
+            starts_at=timezone.now(),
+            expected_hours=6,
+            measures="Stay indoors",
+            incident=w.incident,
+        )
+        task_services.task_dispatch(
+            actor=w.task_issuer_head,
+            issuer_department=w.task_issuer,
+            departments=[w.department],
+            title=f"Linked task {i}",
+            deadline=timezone.now() + timedelta(hours=1 + i),
+            incident=w.incident,
+        )
+
+
 PORTAL_INCIDENT_BUDGETS = [
     (Budget("portal:incident-list", portal_grow_incidents, page_count), MAX_QUERIES),
     (Budget("portal:warning-list", portal_grow_warnings, page_count), MAX_QUERIES),
@@ -300,6 +397,16 @@ PORTAL_INCIDENT_BUDGETS = [
             rows_per_unit=2,
         ),
         INCIDENT_DETAIL_MAX_QUERIES,
+    ),
+    (
+        Budget(
+            "portal:incident-detail",
+            portal_grow_linked_timeline,
+            lambda r: len(r.context["timeline"]),
+            kwargs=lambda w: {"pk": w.incident.pk},
+            rows_per_unit=2,
+        ),
+        INCIDENT_DETAIL_MAX_QUERIES + 1,  # the tasks the reader sees among those linked: one query per page
     ),
 ]
 

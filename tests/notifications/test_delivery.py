@@ -208,3 +208,22 @@ def test_two_workers_delivering_the_same_notification_at_once_send_each_email_on
     assert not errors
     assert sorted(m.to[0] for m in mail.outbox) == [f"m{i}@example.org" for i in range(4)]
     assert Delivery.objects.filter(sent_at__isnull=False).count() == 4
+
+
+def test_setting_preferences_leaves_one_ledger_event_with_before_and_after(scene):
+    from apps.ledger.models import AuditEvent
+
+    user = scene["staff"]
+    services.notification_preferences_set(actor=user, preferences=[PreferenceInput(kind="", email=False)])
+    services.notification_preferences_set(
+        actor=user,
+        replace=True,
+        preferences=[PreferenceInput(kind=""), PreferenceInput(kind="task.issued", email=False)],
+    )
+    events = list(AuditEvent.objects.filter(action="notification.preferences_set").order_by("seq"))
+    assert len(events) == 2
+    assert (events[1].target_type, events[1].target_id, events[1].actor_id) == ("accounts.user", str(user.pk), user.pk)
+    off = {"in_app": True, "email": False, "daily_digest": False}
+    on = {"in_app": True, "email": True, "daily_digest": False}
+    assert events[1].before == {"": off}
+    assert events[1].after == {"": on, "task.issued": off}

@@ -31,6 +31,7 @@ from apps.incidents.choices import (
 from apps.incidents.models import Incident, PlanTaskTemplate, ResponsePlan, SituationReport, Warning
 from apps.organizations import services as org_services
 from apps.organizations.choices import DepartmentType, LeadingGroupKind, RegionLevel
+from apps.tasking import services as task_services
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -281,6 +282,55 @@ def test_the_command_forms_show_for_the_emergency_head_above(s):
     assert f"{reverse('portal:ledger-list')}?seq={seq}" in page
 
 
+def test_timeline_entries_link_to_their_objects_the_reader_can_see(s):
+    # Given: a verified incident (its plan activated), a report, a warning draft and a task the
+    # county issued to its fire brigade, each with its timeline entry
+    incident = s.incident()
+    services.incident_verify(actor=s.head, incident=incident)
+    [task] = task_services.task_dispatch(
+        actor=f.member(s.county_ema, Role.HEAD),
+        issuer_department=s.county_ema,
+        departments=[s.county_fire],
+        title="Sandbag-the-dyke",
+        deadline=timezone.now() + timedelta(hours=2),
+        incident=incident,
+    )
+    report = services.report_submit(
+        actor=s.officer, incident=incident, department=s.county_ema, kind=ReportKind.INITIAL, text="Dyke holds"
+    )
+    warning = services.warning_draft(
+        actor=s.officer,
+        issuer=s.county_ema,
+        region=s.county,
+        level=WarningLevel.BLUE,
+        title="Rising-Water",
+        area="East dyke",
+        starts_at=timezone.now(),
+        expected_hours=6,
+        measures="Keep away",
+        incident=incident,
+    )
+    activation = incident.activations.get()
+    task_url = reverse("portal:task-detail", args=[task.pk])
+    url = reverse("portal:incident-detail", args=[incident.pk])
+
+    # When: the reporting department's officer reads the page
+    page = s.client(s.officer).get(url, **EN).content.decode()
+
+    # Then: each entry links to its object: the report and the plan to their rows on the page, the
+    # warning and the task (issued by the officer's department) to their own pages
+    assert f'<a href="#report-{report.pk}">' in page and f'id="report-{report.pk}"' in page
+    assert f'<a href="#activation-{activation.pk}">' in page and f'id="activation-{activation.pk}"' in page
+    assert f'<a href="{reverse("portal:warning-detail", args=[warning.pk])}">' in page
+    assert f'<a href="{task_url}">' in page
+
+    # the city's head sees the incident but not the county's task: no link to a page that is a 404
+    # for them; the warning of the county (below the city) is theirs to read
+    page = s.client(s.head).get(url, **EN).content.decode()
+    assert task_url not in page
+    assert f'<a href="{reverse("portal:warning-detail", args=[warning.pk])}">' in page
+
+
 def test_a_hidden_incident_is_404(s):
     incident = s.incident()
     assert s.client(s.outsider).get(reverse("portal:incident-detail", args=[incident.pk])).status_code == 404
@@ -486,11 +536,12 @@ def test_the_timeline_csv_is_utf8_with_bom_and_formula_safe(s):
     body = response.content.decode("utf-8")
     assert body.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
-    assert rows[0] == ["Time", "Kind", "Summary", "Actor", "Ledger #"]
+    assert rows[0] == ["Time", "Kind", "Summary", "Actor", "Ledger #", "Target type", "Target ID"]
     assert [r[1] for r in rows[1:]] == ["Incident reported", "Severity changed"]
     assert rows[1][3] == "'=HYPERLINK(evil)"
     assert rows[2][3] == "city-head" and "(-1 dyke)" in rows[2][2]
     assert rows[1][4] == str(incident.timeline.first().ledger_seq)
+    assert rows[1][5:] == ["incidents.incident", str(incident.pk)]  # the entry's object
 
 
 def test_the_timeline_csv_of_a_hidden_incident_is_404(s):

@@ -46,7 +46,7 @@ from apps.core.api.pagination import StrictPageSizeMixin
 from apps.core.api.views import IDEMPOTENCY_HEADER, ScopedViewSet, ScopedViewSetMixin
 from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import ServiceError
-from apps.core.scoping import authorize, principal_for
+from apps.core.scoping import authorize
 from apps.core.views import hidden_lookup
 from apps.datapool.models import Dataset, Tag
 from apps.datapool.selectors import dataset_catalog
@@ -139,11 +139,6 @@ def _payload(request, serializer_class) -> dict:
     return payload.validated_data
 
 
-def _my_department_ids(user) -> set[int]:
-    principal = principal_for(user)
-    return principal.department_ids() if principal is not None else set()
-
-
 # --- filters (the lists narrow the selector's rows, never widen them) ---------------------------
 
 
@@ -165,10 +160,7 @@ class DataRequestFilter(django_filters.FilterSet):
         user = self.request.user
         if value == "decide":
             return queryset.filter(pk__in=selectors.approval_queue(user=user).values("pk"))
-        mine = _my_department_ids(user)
-        if value == "sent":
-            return queryset.filter(department_id__in=mine)
-        return queryset.exclude(department_id__in=mine)
+        return selectors.request_side(user=user, requests=queryset, side=value)
 
 
 class DataGrantFilter(django_filters.FilterSet):
@@ -189,10 +181,7 @@ class DataGrantFilter(django_filters.FilterSet):
         fields = ["side", "active", "emergency", "unreviewed", "dataset"]
 
     def filter_side(self, queryset, name, value):
-        mine = _my_department_ids(self.request.user)
-        if value == "held":
-            return queryset.filter(department_id__in=mine)
-        return queryset.exclude(department_id__in=mine)
+        return selectors.grant_side(user=self.request.user, grants=queryset, side=value)
 
     def filter_active(self, queryset, name, value):
         return queryset.filter(DataGrant.active_q()) if value else queryset.exclude(DataGrant.active_q())

@@ -5,7 +5,8 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseServerError, JsonResponse
+from django.template import loader
 from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -65,3 +66,15 @@ def page_not_found(request, exception=None):
     if request.path.startswith(API_PREFIX):
         return JsonResponse(_body("not_found", _("Not found.")), status=404, json_dumps_params={"ensure_ascii": False})
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """Django's 500 handler (`handler500`): an unhandled exception answers in the API's error format
+    under the API, and with the portal's offline 500 page elsewhere. Neither shows the traceback;
+    both give the request id, which the logs carry with it. The page is rendered without a request
+    context, so it needs neither the database nor the session that may have caused the error."""
+    if request.path.startswith(API_PREFIX):
+        body = _body("server_error", _("A server error occurred."))
+        return JsonResponse(body, status=500, json_dumps_params={"ensure_ascii": False})
+    page = loader.get_template("500.html").render({"request_id": current_request_id()})
+    return HttpResponseServerError(page)

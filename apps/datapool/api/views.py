@@ -38,8 +38,6 @@ from apps.core.api.pagination import StrictPageSizeMixin
 from apps.core.api.views import JsonErrorsNegotiation, ScopedReadOnlyViewSet, ScopedViewSet, ScopedViewSetMixin
 from apps.core.csv import csv_cell, csv_writer
 from apps.core.exceptions import AccessDenied, ServiceError
-from apps.core.permissions import STEWARDS
-from apps.core.scoping import principal_for
 from apps.core.views import hidden_lookup
 from apps.datapool import processing, selectors, services, sharing, sync
 from apps.datapool.errors import REASONS, LoadError, reason_text
@@ -92,11 +90,9 @@ def _owner_department(request, pk: int | None) -> Department:
     """The department a new dataset belongs to: the one named, or else the caller's only
     department where they are a steward or head (the service checks they may publish there)."""
     if pk is None:
-        principal = principal_for(request.user)
-        mine = principal.department_ids(STEWARDS) if principal is not None else set()
-        if len(mine) != 1:
+        pk = selectors.default_owner_department_id(user=request.user)
+        if pk is None:
             raise ValidationError({"department": [_("Choose the owner department (one of yours).")]})
-        pk = next(iter(mine))
     return _own_department(request, pk)
 
 

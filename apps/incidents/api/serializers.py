@@ -9,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.incidents.choices import Category, IncidentStatus, ReportKind, Severity, Subtype, WarningLevel
+from apps.incidents.choices import (
+    Category,
+    IncidentStatus,
+    IntakeChannel,
+    ReportKind,
+    Severity,
+    Subtype,
+    WarningLevel,
+)
 from apps.incidents.models import (
     Incident,
     PlanActivation,
@@ -21,6 +29,7 @@ from apps.incidents.models import (
     TimelineEntry,
     Warning,
 )
+from apps.incidents.timeline import api_url as timeline_api_url
 from apps.organizations.models import Department, LeadingGroup
 
 # --- references -------------------------------------------------------------------------------
@@ -50,6 +59,19 @@ class IncidentSerializer(serializers.ModelSerializer):
     )
     reporting_department = DepartmentRefSerializer(read_only=True)
     leading_group = LeadingGroupRefSerializer(read_only=True, allow_null=True)
+    sighted_at = serializers.DateTimeField(
+        read_only=True, help_text=_("The earliest sighting (first seen or intake): the reporting clocks run from it.")
+    )
+    registration_gap = serializers.DurationField(
+        read_only=True, help_text=_("How long after the earliest sighting the incident was registered.")
+    )
+    # blank when no intake channel saw the event first (the schema says so: "" is one of the values)
+    intake_channel = serializers.ChoiceField(
+        choices=IntakeChannel.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=_("The channel that first picked the event up (hotline, monitoring alert, ...), if any."),
+    )
 
     class Meta:
         model = Incident
@@ -67,7 +89,11 @@ class IncidentSerializer(serializers.ModelSerializer):
             "latitude",
             "longitude",
             "first_seen_at",
+            "intake_channel",
+            "intake_seen_at",
+            "sighted_at",
             "reported_at",
+            "registration_gap",
             "reporting_department",
             "leading_group",
             "report_count",
@@ -114,6 +140,16 @@ class IncidentCreateSerializer(serializers.Serializer):
         max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False, allow_null=True, default=None
     )
     first_seen_at = serializers.DateTimeField()
+    intake_channel = serializers.ChoiceField(
+        choices=IntakeChannel.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("The channel that first picked the event up (hotline, monitoring alert, ...), if any."),
+    )
+    intake_seen_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text=_("When that channel first saw the event.")
+    )
     regions = serializers.ListField(
         child=serializers.CharField(max_length=6),
         required=False,
@@ -144,6 +180,18 @@ class IncidentLeadingGroupSerializer(serializers.Serializer):
 class SituationReportSerializer(serializers.ModelSerializer):
     department = DepartmentRefSerializer(read_only=True)
     submitted_by = serializers.CharField(source="submitted_by.display_name", read_only=True)
+    late_gap_text = serializers.CharField(
+        read_only=True,
+        help_text=_(
+            "A late first report: how long after the earliest sighting it came, in the language of the request."
+        ),
+    )
+    late_gap_channel = serializers.ChoiceField(
+        choices=IntakeChannel.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=_("The channel that first picked the event up (hotline, monitoring alert, ...), if any."),
+    )
 
     class Meta:
         model = SituationReport
@@ -165,6 +213,9 @@ class SituationReportSerializer(serializers.ModelSerializer):
             "due_at",
             "is_late",
             "late_by",
+            "late_gap",
+            "late_gap_channel",
+            "late_gap_text",
             "late_reason",
         ]
         read_only_fields = fields
@@ -202,6 +253,9 @@ class SituationReportSubmitSerializer(serializers.Serializer):
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
     summary = serializers.CharField(source="text", read_only=True, help_text=_("In the language of the request."))
+    url = serializers.SerializerMethodField(
+        help_text=_("API detail URL of the entry's object (report, warning, task, data request…); null if it has none.")
+    )
 
     class Meta:
         model = TimelineEntry
@@ -214,9 +268,14 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
             "actor_name",
             "target_type",
             "target_id",
+            "url",
             "ledger_seq",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_url(self, obj) -> str | None:
+        return timeline_api_url(obj)  # from target_type / target_id: no query per entry
 
 
 class ReportingClockSerializer(serializers.ModelSerializer):

@@ -187,6 +187,8 @@ class IncidentViewSet(ScopedViewSet):
             latitude=data["latitude"],
             longitude=data["longitude"],
             first_seen_at=data["first_seen_at"],
+            intake_channel=data["intake_channel"],
+            intake_seen_at=data["intake_seen_at"],
             regions=regions,
             is_drill=data["is_drill"],
             idempotency_key=_idempotency_key(request),

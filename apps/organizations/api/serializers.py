@@ -81,7 +81,7 @@ class LeadingGroupSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LeadingGroup
-        fields = ["id", "name", "kind", "regions", "seats", "is_active"]
+        fields = ["id", "name", "kind", "convened_for", "regions", "seats", "is_active"]
         read_only_fields = fields
 
 

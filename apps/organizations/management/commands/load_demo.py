@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.organizations.demo import DEMO_PASSWORD, demo_load
+from apps.organizations.demo import DEMO_PASSWORD, demo_load, demo_load_convened
 
 
 class Command(BaseCommand):
@@ -19,6 +19,7 @@ class Command(BaseCommand):
         from apps.tasking.demo import demo_load_tasks
 
         report.created += demo_load_incidents()
+        report.created += demo_load_convened()  # needs the incidents step's spill
         report.created += demo_load_tasks()
         report.created += demo_load_datapool()
         report.created += demo_load_access()
