@@ -37,3 +37,6 @@ LEDGER_SIGNING_KEY = env("LEDGER_SIGNING_KEY", default="") or _local_secret("led
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 STORAGES = STORAGES | {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# In-process tasks would log one INFO line per task run (the demo runs hundreds): keep the console
+# for what matters in `make run`.
+LOGGING["loggers"] |= {"celery.app.trace": {"level": "WARNING"}, "kombu.connection": {"level": "ERROR"}}  # noqa: F405

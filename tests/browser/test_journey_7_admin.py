@@ -119,16 +119,20 @@ def test_journey_7_an_administrator_builds_the_organisation_and_verifies_the_led
     with translation.override(lang):
         region_name = str(Region._meta.verbose_name)  # "Add region": lower case inside the sentence
     page.locator(".object-tools").get_by_role("link", name=t("Add %(name)s", name=region_name)).click()
+    page.wait_for_url("**/organizations/region/add/")
+    page.wait_for_load_state("load")  # under a loaded CI machine, typing into a page still loading was lost
     page.locator("#id_code").fill(nanjing.code)
     page.locator("#id_name").fill(CITY)
     page.locator("#id_level").select_option(RegionLevel.CITY)
     page.locator("#id_parent").select_option(str(jiangsu.pk))
+    expect(page.locator("#id_name")).to_have_value(CITY)
     save(page, lang)
     with translation.override(lang):
         taken = Region().unique_error_message(Region, ["code"])
         taken = str(taken.message) % {k: str(v) for k, v in taken.params.items()}
     expect(field_error(page, "code")).to_have_text(taken)
     j.shot(page, "3-region-refused")
+    expect(page.locator("#id_name")).to_have_value(CITY)  # what was typed is kept beside the error
     page.locator("#id_code").fill(CITY_CODE)
     save(page, lang)
     expect(page.locator("ul.messagelist li.success")).to_contain_text(f"{CITY} ({CITY_CODE})")
