@@ -864,11 +864,16 @@ def demand_suggest_for(dataset) -> int:
         .distinct()
     )
     count = 0
+    # only to a demand whose poster may see the dataset in the catalog: a suggestion names the
+    # dataset, and must not reveal what the catalog hides from that department (asked once per poster)
+    sees: dict[int, bool] = {}
     with transaction.atomic():
         for demand in demands:
-            # only to a demand whose poster may see the dataset in the catalog: a suggestion names
-            # the dataset, and must not reveal what the catalog hides from that department
-            if not Dataset.objects.restrict(demand.created_by, "view").filter(pk=dataset.pk).exists():
+            if demand.created_by_id not in sees:
+                sees[demand.created_by_id] = (
+                    Dataset.objects.restrict(demand.created_by, "view").filter(pk=dataset.pk).exists()
+                )
+            if not sees[demand.created_by_id]:
                 continue
             demand.suggested.add(dataset)
             _notify(

@@ -282,8 +282,8 @@ def fused_view(*, user, key_kind: str, value=None, dataset_ids=None, limit: int 
     # naming the grant read through (None for the owner), like the record pages and the API
     from apps.access.services import read_record
 
+    query = {"fused_by": key_kind, "one_entity": value is not None, "datasets": dataset_ids is not None}
     for pk, count in sorted(shown.items()):
-        query = {"fused_by": key_kind, "one_entity": value is not None, "datasets": dataset_ids is not None}
         read_record(actor=user, dataset=datasets[pk], grant=grants[pk], query=query, rows=count)
     out = []
     for key in entities:

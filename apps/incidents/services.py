@@ -136,6 +136,11 @@ def initial_window_minutes(rule: ReportingRule, incident: Incident, region: Regi
     return min(minutes, rule.initial_minutes)
 
 
+def _initial_due(rule: ReportingRule, incident: Incident, region: Region) -> datetime:
+    """When a department of `region` owes its first report: its window from the earliest sighting."""
+    return incident.sighted_at + timedelta(minutes=initial_window_minutes(rule, incident, region))
+
+
 def _emergency_departments(regions) -> list[Department]:
     return list(Department.objects.filter(region__in=regions, type=DepartmentType.EMERGENCY, is_active=True))
 
@@ -285,20 +290,19 @@ def _start_initial_clocks(incident: Incident) -> None:
     window, and the emergency-management department of each region above within theirs
     (`initial_window_minutes`)."""
     rule = reporting_rule(incident.severity)
-    start = incident.sighted_at
     region = incident.reporting_department.region
     clocks = [
         ReportingClock(
             incident=incident,
             department=incident.reporting_department,
             kind=ClockKind.INITIAL,
-            due_at=start + timedelta(minutes=initial_window_minutes(rule, incident, region)),
+            due_at=_initial_due(rule, incident, region),
         )
     ]
     parent = region.parent
     while parent is not None:
         # a city passes the report on to the province; the province reports within the statutory limit
-        due_at = start + timedelta(minutes=initial_window_minutes(rule, incident, parent))
+        due_at = _initial_due(rule, incident, parent)
         for dept in _emergency_departments([parent]):
             clocks.append(ReportingClock(incident=incident, department=dept, kind=ClockKind.INITIAL, due_at=due_at))
         parent = parent.parent
@@ -318,9 +322,7 @@ def _tighten_initial_clocks(incident: Incident) -> list[dict]:
         .order_by("pk")
     )
     for clock in open_initial:
-        due_at = incident.sighted_at + timedelta(
-            minutes=initial_window_minutes(rule, incident, clock.department.region)
-        )
+        due_at = _initial_due(rule, incident, clock.department.region)
         if due_at < clock.due_at:
             moved.append({"clock": clock.pk, "department": clock.department_id, "from": clock.due_at, "to": due_at})
             clock.due_at = due_at
@@ -638,8 +640,7 @@ def report_submit(
         incident.is_open and not SituationReport.objects.filter(incident=incident, department=department).exists()
     )
     if first_report:
-        window = initial_window_minutes(reporting_rule(incident.severity), incident, department.region)
-        statutory_due = incident.sighted_at + timedelta(minutes=window)
+        statutory_due = _initial_due(reporting_rule(incident.severity), incident, department.region)
         due_at = min(due_at, statutory_due) if due_at else statutory_due
     is_late = bool(due_at and now > due_at)
     late_gap = (now - incident.sighted_at) if is_late and first_report else None
@@ -845,16 +846,8 @@ def clocks_check(*, now: datetime | None = None) -> dict[str, int]:
         # a clock whose whole ladder is taken has nothing left to do (the group step is left only
         # while no group is in charge: it is kept for the group that takes charge later)
         .exclude(
-            reminded_at__isnull=False,
-            escalated_head_at__isnull=False,
-            escalated_region_at__isnull=False,
-            escalated_group_at__isnull=False,
-        )
-        .exclude(
-            reminded_at__isnull=False,
-            escalated_head_at__isnull=False,
-            escalated_region_at__isnull=False,
-            incident__leading_group__isnull=True,
+            Q(reminded_at__isnull=False, escalated_head_at__isnull=False, escalated_region_at__isnull=False)
+            & (Q(escalated_group_at__isnull=False) | Q(incident__leading_group__isnull=True))
         )
         .select_related("incident", "incident__leading_group", "department", "department__region__parent")
         .order_by("due_at")
@@ -862,7 +855,9 @@ def clocks_check(*, now: datetime | None = None) -> dict[str, int]:
     rules: dict[int, ReportingRule] = {}  # one read per severity per run, not one per clock
     for clock in open_clocks.iterator(chunk_size=500):
         severity = clock.incident.severity
-        rule = rules.get(severity) or rules.setdefault(severity, reporting_rule(severity))
+        if severity not in rules:
+            rules[severity] = reporting_rule(severity)
+        rule = rules[severity]
         due = {
             ClockStep.REMINDED: clock.due_at - timedelta(minutes=rule.remind_before_minutes),
             ClockStep.HEAD: clock.due_at,

@@ -23,6 +23,13 @@ PARENT_LEVEL = {
 }
 
 
+PARENT_MESSAGES = {
+    RegionLevel.PROVINCE: _("A province is a top-level region: it has no parent."),
+    RegionLevel.CITY: _("A city must sit under a province."),
+    RegionLevel.COUNTY: _("A county or district must sit under a city."),
+}
+
+
 def region_tree_errors(*, code: str, level: str, parent) -> dict[str, str]:
     """What is wrong with placing a region of `level` and `code` under `parent` ({} when nothing).
 
@@ -34,12 +41,8 @@ def region_tree_errors(*, code: str, level: str, parent) -> dict[str, str]:
         return {}  # the choices validator reports an unknown level
     errors: dict[str, str] = {}
     want_parent = PARENT_LEVEL[level]
-    if want_parent is None and parent is not None:
-        errors["parent"] = _("A province is a top-level region: it has no parent.")
-    elif want_parent == RegionLevel.PROVINCE and (parent is None or parent.level != RegionLevel.PROVINCE):
-        errors["parent"] = _("A city must sit under a province.")
-    elif want_parent == RegionLevel.CITY and (parent is None or parent.level != RegionLevel.CITY):
-        errors["parent"] = _("A county or district must sit under a city.")
+    if (parent.level if parent is not None else None) != want_parent:
+        errors["parent"] = PARENT_MESSAGES[level]
     if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
         return errors  # the format validator reports it
     if level == RegionLevel.PROVINCE and (code[2:] != "0000" or code[:2] == "00"):
